@@ -1,0 +1,30 @@
+// Every component built into otlpd, registered by its config type name.
+#include "core/registry.h"
+#include "exporters/debug/factory.h"
+#include "exporters/file/factory.h"
+#include "exporters/nop/factory.h"
+#include "exporters/otlp/factory.h"
+#include "exporters/otlphttp/factory.h"
+#include "extensions/health_check/factory.h"
+#include "processors/batch/factory.h"
+#include "processors/memory_limiter/factory.h"
+#include "receivers/otlp/factory.h"
+
+namespace otlpd {
+
+void RegisterBuiltinComponents(ComponentRegistry* registry) {
+  registry->Register(NewOtlpReceiverFactory());
+
+  registry->Register(NewBatchProcessorFactory());
+  registry->Register(NewMemoryLimiterProcessorFactory());
+
+  registry->Register(NewOtlpExporterFactory());
+  registry->Register(NewOtlpHttpExporterFactory());
+  registry->Register(NewFileExporterFactory());
+  registry->Register(NewDebugExporterFactory());
+  registry->Register(NewNopExporterFactory());
+
+  registry->Register(NewHealthCheckExtensionFactory());
+}
+
+}  // namespace otlpd

@@ -1,0 +1,154 @@
+// otlpd: an OTLP telemetry collector daemon.
+//
+//   otlpd [--config FILE] [--shutdown-timeout 10s]
+//   otlpd validate --config FILE
+//   otlpd --version
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "absl/time/time.h"
+#include "config/config.h"
+#include "config/service.h"
+#include "core/registry.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+constexpr int kExitConfigError = 2;
+
+void Usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: otlpd [--config FILE] [--shutdown-timeout DURATION]\n"
+               "       otlpd validate --config FILE\n"
+               "       otlpd --version\n"
+               "Without --config, otlpd runs its embedded default configuration\n"
+               "(OTLP on 127.0.0.1:4317/4318, data under ./data).\n");
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+spdlog::level::level_enum LogLevel(std::string level) {
+  for (char& c : level) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (level == "debug") return spdlog::level::debug;
+  if (level == "warn") return spdlog::level::warn;
+  if (level == "error") return spdlog::level::err;
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool validate_only = false;
+  std::string config_path;
+  absl::Duration shutdown_timeout = absl::Seconds(10);
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const std::string& flag) -> std::string {
+      if (arg.size() > flag.size() && arg.compare(0, flag.size() + 1, flag + "=") == 0) {
+        return arg.substr(flag.size() + 1);
+      }
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "otlpd: %s needs a value\n", flag.c_str());
+        std::exit(kExitConfigError);
+      }
+      return argv[++i];
+    };
+    if (arg == "--version" || arg == "version") {
+      std::printf("otlpd %s\n", OTLPD_VERSION);
+      return 0;
+    } else if (arg == "--help" || arg == "-h") {
+      Usage(stdout);
+      return 0;
+    } else if (arg == "validate") {
+      validate_only = true;
+    } else if (arg.rfind("--config", 0) == 0) {
+      config_path = value("--config");
+    } else if (arg.rfind("--shutdown-timeout", 0) == 0) {
+      std::string v = value("--shutdown-timeout");
+      if (!absl::ParseDuration(v, &shutdown_timeout)) {
+        std::fprintf(stderr, "otlpd: invalid --shutdown-timeout \"%s\"\n", v.c_str());
+        return kExitConfigError;
+      }
+    } else {
+      std::fprintf(stderr, "otlpd: unknown argument \"%s\"\n", arg.c_str());
+      Usage(stderr);
+      return kExitConfigError;
+    }
+  }
+  if (validate_only && config_path.empty()) {
+    std::fprintf(stderr, "otlpd: validate needs --config FILE\n");
+    return kExitConfigError;
+  }
+
+  std::string text;
+  if (config_path.empty()) {
+    text = std::string(otlpd::DefaultConfigYaml());
+  } else if (!ReadFile(config_path, &text)) {
+    std::fprintf(stderr, "otlpd: cannot read config file \"%s\"\n", config_path.c_str());
+    return kExitConfigError;
+  }
+
+  otlpd::ComponentRegistry registry;
+  otlpd::RegisterBuiltinComponents(&registry);
+  otlpd::Diagnostics diag(config_path.empty() ? "<default config>" : config_path);
+  std::unique_ptr<otlpd::Config> config = otlpd::ParseConfig(text, registry, &diag);
+  if (!diag.ok()) {
+    std::fprintf(stderr, "otlpd: invalid configuration (%zu error%s):\n%s",
+                 diag.errors().size(), diag.errors().size() == 1 ? "" : "s",
+                 diag.Format().c_str());
+    return kExitConfigError;
+  }
+  if (validate_only) {
+    std::printf("otlpd: configuration is valid\n");
+    return 0;
+  }
+
+  auto logger = spdlog::stderr_color_mt("otlpd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(LogLevel(config->telemetry.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+
+  // Signals are taken by sigwait below; block them before any thread starts so that no
+  // component thread receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A client that goes away mid-write must not kill the daemon.
+  signal(SIGPIPE, SIG_IGN);
+
+  auto service = otlpd::Service::Build(*config, registry);
+  if (!service.ok()) {
+    spdlog::error("cannot build pipelines: {}", service.status().message());
+    return 1;
+  }
+  absl::Status started = (*service)->Start();
+  if (!started.ok()) {
+    spdlog::error("cannot start: {}", started.message());
+    return 1;
+  }
+  spdlog::info("otlpd {} running ({})", OTLPD_VERSION,
+               config_path.empty() ? "embedded default config" : config_path);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down (timeout {})", sig == SIGINT ? "SIGINT" : "SIGTERM",
+               absl::FormatDuration(shutdown_timeout));
+  (*service)->Shutdown(shutdown_timeout);
+  spdlog::info("shutdown complete");
+  return 0;
+}

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_node.h"
+#include "core/component.h"
+#include "core/factory.h"
+#include "core/registry.h"
+#include "core/signal.h"
+
+namespace otlpd {
+
+struct PipelineConfig {
+  std::string id;  // "traces", "traces/edge"
+  Signal signal = Signal::kTraces;
+  std::vector<ComponentId> receivers;
+  std::vector<ComponentId> processors;
+  std::vector<ComponentId> exporters;
+};
+
+struct TelemetryConfig {
+  std::string log_level = "info";           // service.telemetry.logs.level
+  bool metrics_enabled = true;              // service.telemetry.metrics.level != none
+  std::string metrics_address = "127.0.0.1:8888";  // service.telemetry.metrics.address
+};
+
+// A parsed and validated otelcol-style configuration.
+struct Config {
+  std::map<ComponentId, std::unique_ptr<ComponentConfig>> receivers;
+  std::map<ComponentId, std::unique_ptr<ComponentConfig>> processors;
+  std::map<ComponentId, std::unique_ptr<ComponentConfig>> exporters;
+  std::map<ComponentId, std::unique_ptr<ComponentConfig>> extensions;
+  std::vector<ComponentId> service_extensions;
+  std::vector<PipelineConfig> pipelines;
+  TelemetryConfig telemetry;
+};
+
+// Parses YAML text into a Config. Every problem found (YAML syntax, unknown component type,
+// unknown key, wrong value type, undefined or unsupported component in a pipeline, ...) is
+// added to `diag` with its key path and line; the Config is usable only if diag->ok().
+std::unique_ptr<Config> ParseConfig(std::string_view yaml_text, const ComponentRegistry& registry,
+                                    Diagnostics* diag);
+
+// "type[/name]" -> ComponentId; false if malformed.
+bool ParseComponentId(std::string_view text, ComponentId* id);
+
+// The configuration used when otlpd starts without --config.
+std::string_view DefaultConfigYaml();
+
+}  // namespace otlpd

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace otlpd {
+
+enum class Compression { kNone, kGzip, kDeflate, kZstd, kSnappy };
+
+// "" / "none" / "identity", "gzip", "deflate", "zstd", "snappy".
+std::optional<Compression> ParseCompression(std::string_view name);
+std::string_view CompressionName(Compression c);
+
+// Decompresses `input`, refusing (kResourceExhausted) as soon as the output would exceed
+// `max_output` bytes: a gzip bomb is stopped without being inflated into memory.
+// Corrupt input gives kInvalidArgument.
+absl::StatusOr<std::string> Decompress(Compression c, std::string_view input, size_t max_output);
+
+absl::StatusOr<std::string> Compress(Compression c, std::string_view input);
+
+}  // namespace otlpd

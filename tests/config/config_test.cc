@@ -1,0 +1,249 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "core/registry.h"
+
+namespace otlpd {
+namespace {
+
+std::string Parse(const std::string& yaml, const ComponentRegistry& registry,
+                  std::unique_ptr<Config>* out = nullptr) {
+  Diagnostics diag("test.yaml");
+  auto config = ParseConfig(yaml, registry, &diag);
+  if (out != nullptr) *out = std::move(config);
+  return diag.Format();
+}
+
+class BuiltinConfigTest : public ::testing::Test {
+ protected:
+  BuiltinConfigTest() { RegisterBuiltinComponents(&registry_); }
+  ComponentRegistry registry_;
+};
+
+TEST_F(BuiltinConfigTest, DefaultConfigIsValid) {
+  std::unique_ptr<Config> config;
+  EXPECT_EQ(Parse(std::string(DefaultConfigYaml()), registry_, &config), "");
+  ASSERT_EQ(config->pipelines.size(), 3u);
+  EXPECT_EQ(config->pipelines[0].id, "traces");
+  EXPECT_EQ(config->pipelines[0].processors.size(), 2u);
+  EXPECT_EQ(config->telemetry.metrics_address, "127.0.0.1:8888");
+  EXPECT_EQ(config->service_extensions.size(), 1u);
+}
+
+constexpr char kBase[] = R"(
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:4317
+exporters:
+  nop:
+  debug/verbose:
+    verbosity: detailed
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop, debug/verbose]
+)";
+
+TEST_F(BuiltinConfigTest, NamedIdsAndSharedReceiver) {
+  std::unique_ptr<Config> config;
+  std::string yaml = std::string(kBase) + R"(
+    logs/2:
+      receivers: [otlp]
+      exporters: [nop]
+)";
+  EXPECT_EQ(Parse(yaml, registry_, &config), "");
+  ASSERT_EQ(config->pipelines.size(), 2u);
+  EXPECT_EQ(config->pipelines[1].signal, Signal::kLogs);
+  EXPECT_EQ(config->pipelines[0].exporters[1], (ComponentId{"debug", "verbose"}));
+}
+
+TEST_F(BuiltinConfigTest, UnknownComponentTypeWithLine) {
+  std::string errors = Parse(R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+  bogus:
+exporters:
+  nop:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+)",
+                             registry_);
+  EXPECT_NE(errors.find("test.yaml:5:3: receivers::bogus: unknown receiver type \"bogus\""),
+            std::string::npos)
+      << errors;
+}
+
+TEST_F(BuiltinConfigTest, UnknownKeyWithPathAndLine) {
+  std::string errors = Parse(R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:4317
+        endpoit: 127.0.0.1:4317
+exporters:
+  nop:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+)",
+                             registry_);
+  EXPECT_NE(errors.find("6:9: receivers::otlp::protocols::grpc::endpoit: unknown key"),
+            std::string::npos)
+      << errors;
+}
+
+TEST_F(BuiltinConfigTest, WrongValueTypeAndAllErrorsReported) {
+  std::string errors = Parse(R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+        max_recv_msg_size_mib: lots
+processors:
+  batch:
+    timeout: soon
+exporters:
+  nop:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [nop, otlp/missing]
+)",
+                             registry_);
+  EXPECT_NE(errors.find("receivers::otlp::protocols::grpc::max_recv_msg_size_mib"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("5:32"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("processors::batch::timeout"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("service::pipelines::traces::exporters[1]: references exporter "
+                        "\"otlp/missing\" which is not configured"),
+            std::string::npos)
+      << errors;
+}
+
+TEST_F(BuiltinConfigTest, PipelineProblems) {
+  std::string errors = Parse(R"(receivers:
+  otlp:
+    protocols:
+      http:
+exporters:
+  nop:
+service:
+  pipelines:
+    spans:
+      receivers: [otlp]
+      exporters: [nop]
+    traces:
+      receivers: []
+      exporters: [nop, nop]
+)",
+                             registry_);
+  EXPECT_NE(errors.find("service::pipelines::spans: unknown pipeline signal \"spans\""),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("a pipeline needs at least one receiver"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("\"nop\" is listed twice"), std::string::npos) << errors;
+}
+
+TEST_F(BuiltinConfigTest, MissingServiceAndBadYaml) {
+  EXPECT_NE(Parse("receivers: {}\n", registry_).find("service"), std::string::npos);
+  std::string errors = Parse("receivers:\n  otlp: [\n", registry_);
+  EXPECT_NE(errors.find("invalid YAML"), std::string::npos) << errors;
+  EXPECT_NE(Parse("- a\n- b\n", registry_).find("must be a YAML map"), std::string::npos);
+  EXPECT_NE(Parse(std::string(kBase) + "foo: 1\n", registry_).find("foo: unknown key"),
+            std::string::npos);
+}
+
+TEST_F(BuiltinConfigTest, EnvExpansionInValues) {
+  setenv("OTLPD_TEST_ENDPOINT", "127.0.0.1:5555", 1);
+  unsetenv("OTLPD_TEST_UNSET");
+  std::unique_ptr<Config> config;
+  std::string yaml = R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: ${env:OTLPD_TEST_ENDPOINT}
+      http:
+        endpoint: ${env:OTLPD_TEST_UNSET:-127.0.0.1:6666}
+exporters:
+  nop:
+service:
+  telemetry:
+    metrics:
+      address: ${OTLPD_TEST_ENDPOINT}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+)";
+  EXPECT_EQ(Parse(yaml, registry_, &config), "");
+  EXPECT_EQ(config->telemetry.metrics_address, "127.0.0.1:5555");
+}
+
+TEST(ExpandEnvTest, Forms) {
+  setenv("OTLPD_X", "x", 1);
+  setenv("OTLPD_EMPTY", "", 1);
+  unsetenv("OTLPD_NOPE");
+  EXPECT_EQ(ExpandEnv("a${env:OTLPD_X}b"), "axb");
+  EXPECT_EQ(ExpandEnv("${OTLPD_X}"), "x");
+  EXPECT_EQ(ExpandEnv("${env:OTLPD_NOPE:-d:e}"), "d:e");
+  EXPECT_EQ(ExpandEnv("${env:OTLPD_EMPTY:-d}"), "d");
+  EXPECT_EQ(ExpandEnv("${env:OTLPD_NOPE}"), "");
+  EXPECT_EQ(ExpandEnv("$$5"), "$5");
+  EXPECT_EQ(ExpandEnv("plain"), "plain");
+  EXPECT_EQ(ExpandEnv("${unterminated"), "${unterminated");
+}
+
+// A component that only handles traces, to check pipeline signal validation.
+class TracesOnlyExporterFactory : public ExporterFactory {
+ public:
+  std::string_view type() const override { return "tracesonly"; }
+  SignalSet signals() const override { return {Signal::kTraces}; }
+  std::unique_ptr<ComponentConfig> ParseConfig(ConfigNode&) const override {
+    return std::make_unique<ComponentConfig>();
+  }
+  absl::StatusOr<std::unique_ptr<Exporter>> Create(const CreateSettings&,
+                                                   const ComponentConfig&) const override {
+    return absl::UnimplementedError("config test only parses");
+  }
+};
+
+TEST_F(BuiltinConfigTest, ComponentNotSupportingSignal) {
+  registry_.Register(std::make_unique<TracesOnlyExporterFactory>());
+  std::string errors = Parse(R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  tracesonly:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [tracesonly]
+    logs:
+      receivers: [otlp]
+      exporters: [tracesonly]
+)",
+                             registry_);
+  EXPECT_NE(errors.find("14:19: service::pipelines::logs::exporters[0]: exporter \"tracesonly\" "
+                        "does not support logs"),
+            std::string::npos)
+      << errors;
+  EXPECT_EQ(errors.find("pipelines::traces"), std::string::npos) << errors;
+}
+
+}  // namespace
+}  // namespace otlpd
