@@ -1,0 +1,385 @@
+#include "core/compression.h"
+
+#include <snappy.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace otlpd {
+namespace {
+
+// Bytes at which to give up: one past the limit, so that "exactly max_output" succeeds.
+// Debian's abseil has its own string_view type.
+absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+size_t OutputLimit(size_t max_output) { return max_output == SIZE_MAX ? SIZE_MAX : max_output + 1; }
+
+absl::Status TooLarge(size_t max_output) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("decompressed body exceeds the limit of ", max_output, " bytes"));
+}
+
+// Output buffer that grows geometrically up to `limit` bytes; memory never exceeds it.
+class OutputBuffer {
+ public:
+  OutputBuffer(size_t input_size, size_t limit) : limit_(limit) {
+    size_t initial = input_size > SIZE_MAX / 4 ? SIZE_MAX : input_size * 4;
+    out_.resize(std::min(std::max<size_t>(initial, 4096), limit_));
+  }
+
+  // Makes room after `used` bytes; false when the buffer is already at the limit.
+  bool Grow() {
+    if (out_.size() >= limit_) return false;
+    size_t next = out_.size() > limit_ / 2 ? limit_ : out_.size() * 2;
+    out_.resize(next);
+    return true;
+  }
+
+  char* data() { return out_.data(); }
+  size_t size() const { return out_.size(); }
+  std::string Take(size_t used) {
+    out_.resize(used);
+    return std::move(out_);
+  }
+
+ private:
+  size_t limit_;
+  std::string out_;
+};
+
+class ZStream {
+ public:
+  explicit ZStream(int window_bits) { ok_ = inflateInit2(&stream_, window_bits) == Z_OK; }
+  ~ZStream() {
+    if (ok_) inflateEnd(&stream_);
+  }
+  ZStream(const ZStream&) = delete;
+  ZStream& operator=(const ZStream&) = delete;
+  bool ok() const { return ok_; }
+  z_stream* get() { return &stream_; }
+
+ private:
+  z_stream stream_{};
+  bool ok_ = false;
+};
+
+bool IsGzipMember(std::string_view rest) {
+  return rest.size() >= 2 && static_cast<unsigned char>(rest[0]) == 0x1f &&
+         static_cast<unsigned char>(rest[1]) == 0x8b;
+}
+
+// Inflates `input` with zlib window bits `window_bits` (gzip, zlib or raw). Concatenated
+// gzip members (as written by `cat a.gz b.gz`) are decoded one after another.
+absl::StatusOr<std::string> Inflate(std::string_view input, int window_bits, size_t max_output,
+                                    std::string_view name) {
+  ZStream zs(window_bits);
+  if (!zs.ok()) return absl::InternalError("inflateInit2 failed");
+  z_stream* s = zs.get();
+  const size_t limit = OutputLimit(max_output);
+  OutputBuffer out(input.size(), limit);
+  size_t used = 0;
+  size_t consumed = 0;  // of `input`, excluding what zlib holds in next_in/avail_in
+  auto corrupt = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid ", Absl(name), " data: ", Absl(why)));
+  };
+  while (true) {
+    if (s->avail_in == 0 && consumed < input.size()) {
+      size_t chunk = std::min<size_t>(input.size() - consumed, UINT_MAX);
+      s->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data() + consumed));
+      s->avail_in = static_cast<uInt>(chunk);
+      consumed += chunk;
+    }
+    if (used == out.size() && !out.Grow()) return TooLarge(max_output);
+    size_t room = std::min<size_t>(out.size() - used, UINT_MAX);
+    s->next_out = reinterpret_cast<Bytef*>(out.data() + used);
+    s->avail_out = static_cast<uInt>(room);
+    int rc = inflate(s, Z_NO_FLUSH);
+    used += room - s->avail_out;
+    switch (rc) {
+      case Z_OK:
+        break;
+      case Z_STREAM_END: {
+        size_t remaining = s->avail_in + (input.size() - consumed);
+        if (remaining == 0) {
+          if (used > max_output) return TooLarge(max_output);
+          return out.Take(used);
+        }
+        // Only gzip has further members; anything else after the end is garbage.
+        bool gzip = window_bits > MAX_WBITS;
+        if (!gzip || !IsGzipMember(input.substr(input.size() - remaining))) {
+          return corrupt("trailing bytes after the end of the stream");
+        }
+        if (inflateReset(s) != Z_OK) return corrupt("cannot reset stream");
+        break;
+      }
+      case Z_BUF_ERROR:
+        // No progress: either out of input (truncated) or out of output space.
+        if (s->avail_in == 0 && consumed == input.size()) return corrupt("truncated");
+        break;
+      case Z_NEED_DICT:
+        return corrupt("a preset dictionary is required");
+      case Z_MEM_ERROR:
+        return absl::ResourceExhaustedError("out of memory while inflating");
+      default:
+        return corrupt(s->msg != nullptr ? s->msg : "corrupt stream");
+    }
+    if (rc == Z_OK && s->avail_in == 0 && consumed == input.size() && s->avail_out > 0) {
+      return corrupt("truncated");
+    }
+  }
+}
+
+// A zlib header: compression method 8, window <= 32K, and the FCHECK multiple of 31.
+bool LooksLikeZlib(std::string_view input) {
+  if (input.size() < 2) return false;
+  unsigned cmf = static_cast<unsigned char>(input[0]);
+  unsigned flg = static_cast<unsigned char>(input[1]);
+  return (cmf & 0x0f) == 8 && (cmf >> 4) <= 7 && (cmf * 256 + flg) % 31 == 0;
+}
+
+absl::StatusOr<std::string> DecompressZstd(std::string_view input, size_t max_output) {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (ctx == nullptr) return absl::InternalError("ZSTD_createDCtx failed");
+  const size_t limit = OutputLimit(max_output);
+  OutputBuffer out(input.size(), limit);
+  size_t used = 0;
+  ZSTD_inBuffer in{input.data(), input.size(), 0};
+  size_t last = 1;  // 0 once a frame has been completely decoded and flushed
+  if (input.empty()) return absl::InvalidArgumentError("invalid zstd data: empty");
+  while (in.pos < in.size || last != 0) {
+    if (used == out.size() && !out.Grow()) return TooLarge(max_output);
+    ZSTD_outBuffer ob{out.data(), out.size(), used};
+    size_t before_in = in.pos;
+    last = ZSTD_decompressStream(ctx.get(), &ob, &in);
+    if (ZSTD_isError(last)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid zstd data: ", ZSTD_getErrorName(last)));
+    }
+    bool progressed = ob.pos != used || in.pos != before_in;
+    used = ob.pos;
+    // Input all consumed, output space left, frame unfinished and nothing more comes out.
+    if (!progressed && in.pos == in.size && ob.pos < ob.size) {
+      return absl::InvalidArgumentError("invalid zstd data: truncated");
+    }
+  }
+  if (used > max_output) return TooLarge(max_output);
+  return out.Take(used);
+}
+
+// --- snappy framing format (https://github.com/google/snappy/blob/main/framing_format.txt)
+
+constexpr std::string_view kSnappyStreamIdentifier("\xff\x06\x00\x00sNaPpY", 10);
+
+uint32_t Crc32c(std::string_view data) {
+  static const std::array<uint32_t, 256> kTable = [] {
+    std::array<uint32_t, 256> table{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+      table[i] = c;
+    }
+    return table;
+  }();
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char b : data) crc = kTable[(crc ^ b) & 0xff] ^ (crc >> 8);
+  return crc ^ 0xffffffffu;
+}
+
+uint32_t MaskedCrc32c(std::string_view data) {
+  uint32_t crc = Crc32c(data);
+  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+
+uint32_t LoadLe(const char* p, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+absl::StatusOr<std::string> DecompressSnappyFramed(std::string_view input, size_t max_output) {
+  auto corrupt = [](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid snappy stream: ", Absl(why)));
+  };
+  std::string out;
+  std::string block;
+  while (!input.empty()) {
+    if (input.size() < 4) return corrupt("truncated chunk header");
+    unsigned type = static_cast<unsigned char>(input[0]);
+    size_t length = LoadLe(input.data() + 1, 3);
+    if (input.size() - 4 < length) return corrupt("truncated chunk");
+    std::string_view chunk = input.substr(4, length);
+    input.remove_prefix(4 + length);
+    if (type == 0xff) {
+      if (chunk != kSnappyStreamIdentifier.substr(4)) return corrupt("bad stream identifier");
+      continue;
+    }
+    if (type >= 0x80) continue;  // skippable (padding)
+    if (type > 0x01) return corrupt("reserved unskippable chunk");
+    if (chunk.size() < 4) return corrupt("chunk without checksum");
+    uint32_t crc = LoadLe(chunk.data(), 4);
+    std::string_view data = chunk.substr(4);
+    if (type == 0x00) {
+      size_t n = 0;
+      if (!snappy::GetUncompressedLength(data.data(), data.size(), &n)) {
+        return corrupt("bad compressed chunk");
+      }
+      if (n > max_output - out.size()) return TooLarge(max_output);
+      block.resize(n);
+      if (!snappy::RawUncompress(data.data(), data.size(), block.data())) {
+        return corrupt("bad compressed chunk");
+      }
+      data = block;
+    } else if (data.size() > max_output - out.size()) {
+      return TooLarge(max_output);
+    }
+    if (MaskedCrc32c(data) != crc) return corrupt("checksum mismatch");
+    out.append(data);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> DecompressSnappy(std::string_view input, size_t max_output) {
+  if (input.substr(0, kSnappyStreamIdentifier.size()) == kSnappyStreamIdentifier) {
+    return DecompressSnappyFramed(input, max_output);
+  }
+  size_t n = 0;
+  if (!snappy::GetUncompressedLength(input.data(), input.size(), &n)) {
+    return absl::InvalidArgumentError("invalid snappy data: bad length header");
+  }
+  if (n > max_output) return TooLarge(max_output);
+  std::string out(n, '\0');
+  if (!snappy::RawUncompress(input.data(), input.size(), out.data())) {
+    return absl::InvalidArgumentError("invalid snappy data: corrupt");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Deflate(std::string_view input, int window_bits) {
+  z_stream s{};
+  if (deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    return absl::InternalError("deflateInit2 failed");
+  }
+  std::string out;
+  out.resize(deflateBound(&s, input.size()) + 32);  // + room for the gzip header/trailer
+  s.next_out = reinterpret_cast<Bytef*>(out.data());
+  size_t consumed = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK || rc == Z_BUF_ERROR) {
+    if (s.avail_in == 0 && consumed < input.size()) {
+      size_t chunk = std::min<size_t>(input.size() - consumed, UINT_MAX);
+      s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data() + consumed));
+      s.avail_in = static_cast<uInt>(chunk);
+      consumed += chunk;
+    }
+    size_t produced = reinterpret_cast<char*>(s.next_out) - out.data();
+    if (produced == out.size()) out.resize(out.size() * 2);
+    s.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    s.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - produced, UINT_MAX));
+    rc = deflate(&s, consumed == input.size() ? Z_FINISH : Z_NO_FLUSH);
+  }
+  size_t produced = reinterpret_cast<char*>(s.next_out) - out.data();
+  deflateEnd(&s);
+  if (rc != Z_STREAM_END) return absl::InternalError("deflate failed");
+  out.resize(produced);
+  return out;
+}
+
+}  // namespace
+
+std::optional<Compression> ParseCompression(std::string_view name) {
+  std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(Absl(name)));
+  if (lower.empty() || lower == "none" || lower == "identity") return Compression::kNone;
+  if (lower == "gzip" || lower == "x-gzip") return Compression::kGzip;
+  if (lower == "deflate") return Compression::kDeflate;
+  if (lower == "zstd") return Compression::kZstd;
+  if (lower == "snappy") return Compression::kSnappy;
+  return std::nullopt;
+}
+
+std::string_view CompressionName(Compression c) {
+  switch (c) {
+    case Compression::kNone:
+      return "none";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kDeflate:
+      return "deflate";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kSnappy:
+      return "snappy";
+  }
+  return "none";
+}
+
+absl::StatusOr<std::string> Decompress(Compression c, std::string_view input, size_t max_output) {
+  switch (c) {
+    case Compression::kNone:
+      if (input.size() > max_output) return TooLarge(max_output);
+      return std::string(input);
+    case Compression::kGzip:
+      // 32 + window bits: gzip, and zlib-wrapped data sent as "gzip" by lax clients.
+      return Inflate(input, 32 + MAX_WBITS, max_output, "gzip");
+    case Compression::kDeflate:
+      // HTTP "deflate" is the zlib format (RFC 9110), but some clients send raw deflate.
+      if (LooksLikeZlib(input)) {
+        absl::StatusOr<std::string> out = Inflate(input, MAX_WBITS, max_output, "deflate");
+        if (out.ok() || !absl::IsInvalidArgument(out.status())) return out;
+        absl::StatusOr<std::string> raw = Inflate(input, -MAX_WBITS, max_output, "deflate");
+        return raw.ok() ? raw : out;
+      }
+      return Inflate(input, -MAX_WBITS, max_output, "deflate");
+    case Compression::kZstd:
+      return DecompressZstd(input, max_output);
+    case Compression::kSnappy:
+      return DecompressSnappy(input, max_output);
+  }
+  return absl::InvalidArgumentError("unknown compression");
+}
+
+absl::StatusOr<std::string> Compress(Compression c, std::string_view input) {
+  switch (c) {
+    case Compression::kNone:
+      return std::string(input);
+    case Compression::kGzip:
+      return Deflate(input, 16 + MAX_WBITS);
+    case Compression::kDeflate:
+      return Deflate(input, MAX_WBITS);
+    case Compression::kZstd: {
+      std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+      if (ctx == nullptr) return absl::InternalError("ZSTD_createCCtx failed");
+      ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, 3);
+      // A content checksum, as other OTLP implementations write, so corruption is detected.
+      ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_checksumFlag, 1);
+      std::string out(ZSTD_compressBound(input.size()), '\0');
+      size_t n = ZSTD_compress2(ctx.get(), out.data(), out.size(), input.data(), input.size());
+      if (ZSTD_isError(n)) {
+        return absl::InternalError(absl::StrCat("zstd: ", ZSTD_getErrorName(n)));
+      }
+      out.resize(n);
+      return out;
+    }
+    case Compression::kSnappy: {
+      std::string out;
+      snappy::Compress(input.data(), input.size(), &out);
+      return out;
+    }
+  }
+  return absl::InvalidArgumentError("unknown compression");
+}
+
+}  // namespace otlpd
