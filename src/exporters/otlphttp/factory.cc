@@ -1,0 +1,126 @@
+#include "exporters/otlphttp/factory.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "exporters/otlphttp/config.h"
+#include "exporters/otlphttp/otlphttp_exporter.h"
+
+namespace otlpd {
+
+namespace {
+
+// "http(s)://host[:port][/path]" with a non-empty host and a valid port.
+bool ValidUrl(absl::string_view url) {
+  if (!absl::ConsumePrefix(&url, "http://") && !absl::ConsumePrefix(&url, "https://")) {
+    return false;
+  }
+  absl::string_view authority = url.substr(0, url.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != absl::string_view::npos) return false;
+  size_t colon = authority.rfind(':');
+  if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
+    int port = 0;
+    if (colon == 0 || !absl::SimpleAtoi(authority.substr(colon + 1), &port) || port <= 0 ||
+        port > 65535) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Reads an URL key; true if present and valid.
+bool GetUrl(ConfigNode& node, std::string_view key, std::string* out) {
+  std::string url;
+  if (!node.Get(key, &url) || url.empty()) return false;
+  if (!ValidUrl(url)) {
+    node.Error(key, absl::StrCat("invalid URL \"", url,
+                                 "\": expected http://host:port or https://host:port"));
+    return false;
+  }
+  *out = std::move(url);
+  return true;
+}
+
+void ParseTls(ConfigNode node, OtlpHttpTlsConfig* tls) {
+  node.Get("insecure", &tls->insecure);
+  node.Get("insecure_skip_verify", &tls->insecure_skip_verify);
+  node.Get("ca_file", &tls->ca_file);
+  node.Get("cert_file", &tls->cert_file);
+  node.Get("key_file", &tls->key_file);
+  if (tls->cert_file.empty() != tls->key_file.empty()) {
+    node.Error(tls->cert_file.empty() ? "key_file" : "cert_file",
+               "cert_file and key_file must be set together");
+  }
+}
+
+class OtlpHttpExporterFactory final : public ExporterFactory {
+ public:
+  std::string_view type() const override { return "otlphttp"; }
+  SignalSet signals() const override { return SignalSet::All(); }
+
+  std::unique_ptr<ComponentConfig> ParseConfig(ConfigNode& node) const override {
+    auto cfg = std::make_unique<OtlpHttpExporterConfig>();
+    bool any_endpoint = node.Has("endpoint");
+    GetUrl(node, "endpoint", &cfg->endpoint);
+    for (Signal s : kAllSignals) {
+      const std::string key = absl::StrCat(std::string(SignalName(s)), "_endpoint");
+      any_endpoint |= node.Has(key);
+      std::string& url = cfg->signal_urls[static_cast<int>(s)];
+      if (!GetUrl(node, key, &url) && !cfg->endpoint.empty()) {
+        // As otelcol: the base URL plus the signal's path.
+        url =
+            absl::StrCat(absl::StripSuffix(cfg->endpoint, "/"), "/v1/", std::string(SignalName(s)));
+      }
+    }
+    if (!any_endpoint) {
+      node.Error("endpoint",
+                 "at least one endpoint must be specified (endpoint, traces_endpoint, "
+                 "metrics_endpoint or logs_endpoint)");
+    }
+
+    std::string encoding;
+    if (node.GetEnum("encoding", &encoding, {"proto", "json"})) {
+      cfg->encoding = encoding == "json" ? OtlpHttpEncoding::kJson : OtlpHttpEncoding::kProto;
+    }
+    std::string compression;
+    if (node.Get("compression", &compression)) {
+      if (std::optional<Compression> c = ParseCompression(compression)) {
+        cfg->compression = *c;
+      } else {
+        node.Error("compression",
+                   absl::StrCat("unsupported compression \"", compression,
+                                "\"; expected one of: gzip, zstd, deflate, snappy, none"));
+      }
+    }
+    node.GetDuration("timeout", &cfg->timeout);
+    node.Get("headers", &cfg->headers);
+    for (const auto& [name, value] : cfg->headers) {
+      if (name.empty() || name.find_first_of(": \r\n") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos) {
+        node.Error("headers", absl::StrCat("invalid header \"", name, "\""));
+      }
+    }
+    ParseTls(node.Child("tls"), &cfg->tls);
+    ParseQueueSettings(node.Child("sending_queue"), &cfg->queue);
+    ParseRetrySettings(node.Child("retry_on_failure"), &cfg->retry);
+    return cfg;
+  }
+
+  absl::StatusOr<std::unique_ptr<Exporter>> Create(const CreateSettings& settings,
+                                                   const ComponentConfig& config) const override {
+    if (settings.host == nullptr) {
+      return absl::InvalidArgumentError("otlphttp exporter needs a host");
+    }
+    return std::unique_ptr<Exporter>(
+        new OtlpHttpExporter(settings, ConfigAs<OtlpHttpExporterConfig>(config)));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ExporterFactory> NewOtlpHttpExporterFactory() {
+  return std::make_unique<OtlpHttpExporterFactory>();
+}
+
+}  // namespace otlpd
