@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of otlpd with the standard workload (shared/README.md §3):
+# OTLP receiver -> nop exporter, daemon pinned to one core, otlpd-loadgen on another.
+#
+# For each mode (default: gRPC, then HTTP protobuf) it measures the maximum accepted rate
+# (BENCH_REPS runs, median reported), then the latency at 50 % of that rate, and prints a
+# markdown table ready for the README.
+#
+#   bench/run.sh                       # defaults: 20 s runs, 3 repetitions
+#   BENCH_DURATION=5 BENCH_REPS=1 bench/run.sh
+#   PERF=1 bench/run.sh                # also profile the daemon under gRPC load
+#
+# Environment:
+#   BENCH_DURATION     measured seconds per run (20)
+#   BENCH_WARMUP       warm-up seconds per run, not measured (3)
+#   BENCH_REPS         repetitions per measurement, median reported (3)
+#   BENCH_CONCURRENCY  in-flight requests / HTTP connections (32)
+#   BENCH_MODES        space-separated list of grpc, http, http-json ("grpc http")
+#   BENCH_DAEMON_CPU   core the daemon is pinned to (0)
+#   BENCH_LOADGEN_CPU  core the load generator is pinned to (1)
+#   BENCH_BUILD_DIR    build directory (<repo>/build); BENCH_SKIP_BUILD=1 uses it as is
+#   BENCH_JOBS         ninja -j for the build (2)
+#   PERF=1             perf record -g the daemon for 10 s during an extra (uncounted) gRPC
+#                      max-rate run; prints the flat profile, keeps <build>/bench-perf.data
+#   PERF_CALLGRAPH     --call-graph mode for perf record (fp; try dwarf without frame pointers)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BENCH_BUILD_DIR:-$ROOT/build}
+DURATION=${BENCH_DURATION:-20}
+WARMUP=${BENCH_WARMUP:-3}
+REPS=${BENCH_REPS:-3}
+CONCURRENCY=${BENCH_CONCURRENCY:-32}
+MODES=${BENCH_MODES:-grpc http}
+DAEMON_CPU=${BENCH_DAEMON_CPU:-0}
+LOADGEN_CPU=${BENCH_LOADGEN_CPU:-1}
+JOBS=${BENCH_JOBS:-2}
+PERF=${PERF:-0}
+PERF_CALLGRAPH=${PERF_CALLGRAPH:-fp}
+PERF_SECONDS=10
+PERF_RECORDED_S=0
+DAEMON_START_TIMEOUT_S=15
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive integer"
+[[ $CONCURRENCY =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONCURRENCY must be a positive integer"
+awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { exit !(d >= 2 && w >= 0) }' ||
+  die "BENCH_DURATION must be >= 2 and BENCH_WARMUP >= 0"
+for mode in $MODES; do
+  case $mode in grpc | http | http-json) ;; *) die "unknown mode '$mode' in BENCH_MODES" ;; esac
+done
+
+# --- build ----------------------------------------------------------------------------
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  if [[ ! -f $BUILD_DIR/build.ninja ]]; then
+    log "configuring Release build in $BUILD_DIR"
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+  fi
+  log "building otlpd and otlpd-loadgen"
+  ninja -C "$BUILD_DIR" -j "$JOBS" otlpd otlpd-loadgen >&2
+fi
+OTLPD=$BUILD_DIR/otlpd
+LOADGEN=$BUILD_DIR/otlpd-loadgen
+[[ -x $OTLPD ]] || die "$OTLPD not built"
+[[ -x $LOADGEN ]] || die "$LOADGEN not built"
+BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+[[ $BUILD_TYPE == Release ]] || log "warning: $BUILD_DIR is a '${BUILD_TYPE:-unknown}' build, not Release"
+
+# Other work on the machine steals the pinned cores and skews every figure.
+LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD_AT_START" 'BEGIN { exit !(l > 0.5) }'; then
+  log "warning: load average is $LOAD_AT_START; results will be noisy on a busy machine"
+fi
+
+# --- pinning ----------------------------------------------------------------------------
+DAEMON_PIN=()
+LOADGEN_PIN=()
+if command -v taskset >/dev/null && (($(nproc) >= 2)); then
+  DAEMON_PIN=(taskset -c "$DAEMON_CPU")
+  LOADGEN_PIN=(taskset -c "$LOADGEN_CPU")
+else
+  log "warning: fewer than 2 cores or no taskset; running unpinned"
+fi
+
+# --- scratch space and cleanup ------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/otlpd-bench.XXXXXX")
+DAEMON_PID=""
+LOADGEN_PID=""
+PERF_PID=""
+cleanup() {
+  local pid
+  for pid in "$PERF_PID" "$LOADGEN_PID" "$DAEMON_PID"; do
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Three distinct free loopback ports: bound together so none repeats, then released.
+free_ports() {
+  python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(3):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+CLK_TCK=$(getconf CLK_TCK)
+# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the
+# command name may contain spaces, so count from the last ')').
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+now_s() { printf '%s\n' "${EPOCHREALTIME/,/.}"; }
+
+start_daemon() {
+  local ports
+  read -r -a ports <<<"$(free_ports)"
+  GRPC_PORT=${ports[0]}
+  HTTP_PORT=${ports[1]}
+  METRICS_PORT=${ports[2]}
+  cat >"$WORK/otlpd.yaml" <<EOF
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: 127.0.0.1:$GRPC_PORT}
+      http: {endpoint: 127.0.0.1:$HTTP_PORT}
+exporters:
+  nop:
+service:
+  telemetry: {logs: {level: warn}, metrics: {address: 127.0.0.1:$METRICS_PORT}}
+  pipelines:
+    traces: {receivers: [otlp], exporters: [nop]}
+EOF
+  "${DAEMON_PIN[@]}" "$OTLPD" --config "$WORK/otlpd.yaml" >"$WORK/otlpd.log" 2>&1 &
+  DAEMON_PID=$!
+  local deadline=$((SECONDS + DAEMON_START_TIMEOUT_S))
+  until port_open "$GRPC_PORT" && port_open "$HTTP_PORT"; do
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+      tail -n 30 "$WORK/otlpd.log" >&2 || true
+      die "otlpd exited during start-up"
+    fi
+    ((SECONDS < deadline)) || {
+      tail -n 30 "$WORK/otlpd.log" >&2 || true
+      die "otlpd did not open ports $GRPC_PORT/$HTTP_PORT within ${DAEMON_START_TIMEOUT_S}s"
+    }
+    sleep 0.1
+  done
+}
+
+stop_daemon() {
+  if [[ -n $DAEMON_PID ]]; then
+    kill "$DAEMON_PID" 2>/dev/null || true
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$DAEMON_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    kill -9 "$DAEMON_PID" 2>/dev/null || true
+    wait "$DAEMON_PID" 2>/dev/null || true
+    DAEMON_PID=""
+  fi
+}
+
+perf_usable() {
+  command -v perf >/dev/null && perf record -q -e cpu-clock -o "$WORK/perf.probe" -- true >/dev/null 2>&1
+}
+
+# field NAME LINE: value of NAME=value in a RESULT line.
+field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+
+# run_load MODE RATE PROFILE: one loadgen run against the current daemon. Sets RUN_LINE to
+# "<RESULT line> cpu_util=<daemon cores busy>"; PROFILE=1 also records a perf profile.
+# (A global, not stdout: a command substitution would hide the child PIDs from cleanup.)
+run_load() {
+  local mode=$1 rate=$2 profile=$3
+  local args=(--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --rate "$rate")
+  case $mode in
+    grpc) args+=(--transport grpc --endpoint "127.0.0.1:$GRPC_PORT") ;;
+    http) args+=(--transport http --encoding proto --endpoint "127.0.0.1:$HTTP_PORT") ;;
+    http-json) args+=(--transport http --encoding json --endpoint "127.0.0.1:$HTTP_PORT") ;;
+  esac
+  "${LOADGEN_PIN[@]}" "$LOADGEN" "${args[@]}" >"$WORK/loadgen.out" 2>"$WORK/loadgen.err" &
+  LOADGEN_PID=$!
+
+  # Sample the daemon's CPU inside the measured window, a margin away from both ends.
+  local margin=0.3
+  sleep "$(awk -v w="$WARMUP" -v m="$margin" 'BEGIN { print w + m }')"
+  local t0 c0 t1 c1
+  t0=$(now_s)
+  c0=$(cpu_ticks "$DAEMON_PID")
+  if [[ $profile == 1 ]]; then
+    local seconds
+    seconds=$(awk -v d="$DURATION" -v p="$PERF_SECONDS" -v m="$margin" \
+      'BEGIN { s = d - 2 * m; print (s < p ? s : p) }')
+    PERF_RECORDED_S=$seconds
+    perf record -q -e cpu-clock --call-graph "$PERF_CALLGRAPH" -p "$DAEMON_PID" \
+      -o "$WORK/perf.data" -- sleep "$seconds" >"$WORK/perf.log" 2>&1 &
+    PERF_PID=$!
+  fi
+  sleep "$(awk -v d="$DURATION" -v m="$margin" 'BEGIN { print d - 2 * m }')"
+  t1=$(now_s)
+  c1=$(cpu_ticks "$DAEMON_PID")
+  if [[ -n $PERF_PID ]]; then
+    wait "$PERF_PID" || log "warning: perf record failed: $(tail -n 3 "$WORK/perf.log")"
+    PERF_PID=""
+  fi
+
+  local status=0
+  wait "$LOADGEN_PID" || status=$?
+  LOADGEN_PID=""
+  local result
+  result=$(grep '^RESULT ' "$WORK/loadgen.out" || true)
+  if [[ $status != 0 || -z $result ]]; then
+    cat "$WORK/loadgen.out" "$WORK/loadgen.err" >&2
+    tail -n 30 "$WORK/otlpd.log" >&2 || true
+    die "otlpd-loadgen failed ($mode, rate $rate, exit $status)"
+  fi
+  local util
+  util=$(awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
+    'BEGIN { printf "%.3f", (c1 - c0) / hz / (t1 - t0) }')
+  RUN_LINE="$result cpu_util=$util"
+}
+
+# median_run FILE: the line of FILE (one run per line) with the median spans_per_sec.
+median_run() {
+  local file=$1 n
+  n=$(wc -l <"$file")
+  while read -r line; do
+    printf '%s %s\n' "$(field spans_per_sec "$line")" "$line"
+  done <"$file" | sort -n -k1,1 | sed -n "$(((n + 1) / 2))p" | cut -d' ' -f2-
+}
+
+# --- the runs ---------------------------------------------------------------------------
+PROFILE_DONE=0
+if [[ $PERF == 1 ]] && ! perf_usable; then
+  log "warning: PERF=1 but perf cannot record here; profiling skipped"
+  PROFILE_DONE=1
+fi
+
+declare -A MAX_LINE HALF_LINE MAX_RSS HALF_RSS
+for mode in $MODES; do
+  # Maximum rate: fresh daemon, BENCH_REPS runs at rate 0, median.
+  start_daemon
+  : >"$WORK/max.$mode"
+  if [[ $PERF == 1 && $PROFILE_DONE == 0 && $mode == grpc ]]; then
+    # An extra run that is not counted: perf itself costs the daemon throughput.
+    PROFILE_DONE=1
+    log "$mode max rate under perf record (not counted)"
+    run_load "$mode" 0 1
+    log "  $RUN_LINE"
+    if [[ -s $WORK/perf.data ]]; then
+      perf report -i "$WORK/perf.data" --stdio --no-children -g none 2>/dev/null | head -60 \
+        >"$WORK/perf.report" || true
+      cp "$WORK/perf.data" "$BUILD_DIR/bench-perf.data" 2>/dev/null || true
+    fi
+  fi
+  for ((rep = 1; rep <= REPS; rep++)); do
+    log "$mode max rate, run $rep/$REPS (${WARMUP}s warm-up + ${DURATION}s)"
+    run_load "$mode" 0 0
+    log "  $RUN_LINE"
+    printf '%s\n' "$RUN_LINE" >>"$WORK/max.$mode"
+    if awk -v u="$(field loadgen_cpu_util "$RUN_LINE")" 'BEGIN { exit !(u > 0.9) }'; then
+      log "  warning: otlpd-loadgen used $(field loadgen_cpu_util "$RUN_LINE") cores; the client may be the limit"
+    fi
+  done
+  MAX_LINE[$mode]=$(median_run "$WORK/max.$mode")
+  MAX_RSS[$mode]=$(peak_rss_kib "$DAEMON_PID")
+  stop_daemon
+
+  # Half load: fresh daemon, paced at 50 % of the median maximum.
+  half_rate=$(awk -v r="$(field spans_per_sec "${MAX_LINE[$mode]}")" 'BEGIN { printf "%.0f", r / 2 }')
+  if [[ $half_rate == 0 ]]; then
+    die "$mode: no spans accepted at max rate"
+  fi
+  start_daemon
+  : >"$WORK/half.$mode"
+  for ((rep = 1; rep <= REPS; rep++)); do
+    log "$mode at 50 % ($half_rate spans/s), run $rep/$REPS"
+    run_load "$mode" "$half_rate" 0
+    log "  $RUN_LINE"
+    printf '%s\n' "$RUN_LINE" >>"$WORK/half.$mode"
+  done
+  HALF_LINE[$mode]=$(median_run "$WORK/half.$mode")
+  HALF_RSS[$mode]=$(peak_rss_kib "$DAEMON_PID")
+  stop_daemon
+done
+
+# --- report -----------------------------------------------------------------------------
+mode_label() {
+  case $1 in
+    grpc) echo "OTLP/gRPC" ;;
+    http) echo "OTLP/HTTP protobuf" ;;
+    http-json) echo "OTLP/HTTP JSON" ;;
+  esac
+}
+fmt_int() { awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); n = length(s); o = "";
+  for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," } print o }'; }
+
+if [[ -s $WORK/perf.report ]]; then
+  echo
+  echo "perf profile of otlpd (${PERF_RECORDED_S}s of an extra gRPC max-rate run, cpu-clock, self time;"
+  echo "call graphs: perf report -i $BUILD_DIR/bench-perf.data):"
+  cat "$WORK/perf.report"
+fi
+cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
+revision=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
+echo
+echo "otlpd $revision, $(uname -r), ${cpu_model:-unknown CPU}; receiver otlp -> exporter nop;"
+echo "daemon on core $DAEMON_CPU, otlpd-loadgen on core $LOADGEN_CPU, concurrency $CONCURRENCY;"
+echo "100 spans/request (10 × 20-char string attributes + 1 event each); median of $REPS × ${DURATION}s after ${WARMUP}s warm-up;"
+echo "load average at start $LOAD_AT_START."
+echo
+echo "| Transport | Spans/s accepted | Daemon CPU (cores) | Spans/s per core | p50 / p99 ms at max | Spans/s at 50 % | p50 / p99 ms at 50 % | Peak RSS MiB (max / 50 %) | Errors | Loadgen CPU |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for mode in $MODES; do
+  max=${MAX_LINE[$mode]}
+  half=${HALF_LINE[$mode]}
+  spans=$(field spans_per_sec "$max")
+  util=$(field cpu_util "$max")
+  per_core=$(awk -v s="$spans" -v u="$util" 'BEGIN { printf "%.0f", (u > 0 ? s / u : 0) }')
+  errors=$(($(field errors "$max") + $(field errors "$half")))
+  printf '| %s | %s | %.2f | %s | %.2f / %.2f | %s | %.2f / %.2f | %.1f / %.1f | %s | %.2f |\n' \
+    "$(mode_label "$mode")" "$(fmt_int "$spans")" "$util" "$(fmt_int "$per_core")" \
+    "$(field p50_ms "$max")" "$(field p99_ms "$max")" \
+    "$(fmt_int "$(field spans_per_sec "$half")")" "$(field p50_ms "$half")" "$(field p99_ms "$half")" \
+    "$(awk -v k="${MAX_RSS[$mode]}" 'BEGIN { print k / 1024 }')" \
+    "$(awk -v k="${HALF_RSS[$mode]}" 'BEGIN { print k / 1024 }')" "$errors" \
+    "$(field loadgen_cpu_util "$max")"
+done
