@@ -38,6 +38,16 @@ std::string_view KindName(Kind k) {
   return "";
 }
 
+// map[key] without yaml-cpp's zombie nodes (which throw when touched) for missing keys.
+YAML::Node Lookup(const YAML::Node& map, const std::string& key) {
+  if (map.IsDefined() && map.IsMap()) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
+    }
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
 void AddError(Diagnostics* diag, const YAML::Node& at, std::string path, std::string message) {
   ConfigError e;
   e.path = std::move(path);
@@ -53,7 +63,7 @@ void AddError(Diagnostics* diag, const YAML::Node& at, std::string path, std::st
 void ParseSection(const YAML::Node& root, std::string_view section, Kind kind,
                   const ComponentRegistry& registry, Diagnostics* diag,
                   std::map<ComponentId, std::unique_ptr<ComponentConfig>>* out) {
-  YAML::Node node = root[std::string(section)];
+  YAML::Node node = Lookup(root, std::string(section));
   if (!node.IsDefined() || node.IsNull()) return;
   if (!node.IsMap()) {
     AddError(diag, node, std::string(section), "expected a map of components");
@@ -119,7 +129,7 @@ void ParsePipelineList(ConfigNode& pipeline, std::string_view key, Kind kind, Si
                        std::vector<ComponentId>* out) {
   std::vector<std::string> names;
   if (!pipeline.Get(key, &names)) return;
-  YAML::Node list = pipeline.yaml()[std::string(key)];
+  YAML::Node list = Lookup(pipeline.yaml(), std::string(key));
   std::set<ComponentId> seen;
   for (size_t i = 0; i < names.size(); ++i) {
     std::string path = absl::StrCat(pipeline.path(), "::", std::string(key), "[", i, "]");
@@ -151,7 +161,7 @@ void ParsePipelineList(ConfigNode& pipeline, std::string_view key, Kind kind, Si
 
 void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Diagnostics* diag,
                   Config* config) {
-  ConfigNode service(root["service"], "service", diag);
+  ConfigNode service(Lookup(root, "service"), "service", diag);
   if (!service.IsDefined()) {
     AddError(diag, root, "service", "missing; a config needs service::pipelines");
     return;
@@ -159,7 +169,7 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
   // Extensions to start.
   std::vector<std::string> ext_names;
   if (service.Get("extensions", &ext_names)) {
-    YAML::Node list = root["service"]["extensions"];
+    YAML::Node list = Lookup(Lookup(root, "service"), "extensions");
     for (size_t i = 0; i < ext_names.size(); ++i) {
       ComponentId id;
       std::string path = absl::StrCat("service::extensions[", i, "]");
@@ -191,7 +201,7 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
   bool has_pipelines = false;
   ConfigNode pipelines = service.Child("pipelines", &has_pipelines);
   if (!has_pipelines || pipelines.Keys().empty()) {
-    AddError(diag, root["service"], "service::pipelines", "at least one pipeline is required");
+    AddError(diag, Lookup(root, "service"), "service::pipelines", "at least one pipeline is required");
   }
   for (const std::string& key : pipelines.Keys()) {
     ConfigNode p = pipelines.Child(key);
@@ -215,7 +225,7 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
     ParsePipelineList(p, "exporters", Kind::kExporter, pc.signal, config->exporters, registry,
                       diag, &pc.exporters);
     for (std::string_view needed : {"receivers", "exporters"}) {
-      YAML::Node list = p.yaml()[std::string(needed)];
+      YAML::Node list = Lookup(p.yaml(), std::string(needed));
       if (!list.IsDefined() || list.IsNull() || (list.IsSequence() && list.size() == 0)) {
         p.Error("", needed == "receivers" ? "a pipeline needs at least one receiver"
                                           : "a pipeline needs at least one exporter");

@@ -18,7 +18,6 @@ std::string Diagnostics::Format() const {
     if (e.line > 0) absl::StrAppend(&out, e.line, ":", e.column, ":");
     if (!out.empty() && out.back() == ':') out += " ";
     absl::StrAppend(&out, e.path.empty() ? "(root)" : e.path, ": ", e.message);
-    if (e.line > 0) absl::StrAppend(&out, " (line ", e.line, ")");
     out += "\n";
   }
   return out;
