@@ -1,0 +1,299 @@
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <yaml-cpp/yaml.h>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "config/config_node.h"
+#include "core/component.h"
+#include "core/metrics.h"
+#include "core/status.h"
+#include "processors/memory_limiter/config.h"
+#include "processors/memory_limiter/factory.h"
+#include "processors/memory_limiter/memory.h"
+#include "processors/memory_limiter/memory_limiter_processor.h"
+#include "testing/otlp_data.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
+
+namespace otlpd {
+namespace {
+
+constexpr uint64_t kMiB = 1024 * 1024;
+
+class TestHost : public Host {
+ public:
+  MetricsRegistry& metrics() override { return registry; }
+  bool Healthy() const override { return true; }
+  MetricsRegistry registry;
+};
+
+// Records requests; completes them at once unless holding.
+class Sink : public Consumer {
+ public:
+  void Consume(TelemetryPtr data, Completion done) override {
+    {
+      absl::MutexLock lock(&mu_);
+      received_.push_back(data);
+      if (hold_) {
+        held_.push_back(std::move(done));
+        return;
+      }
+    }
+    std::move(done)(absl::OkStatus());
+  }
+  void hold() {
+    absl::MutexLock lock(&mu_);
+    hold_ = true;
+  }
+  void CompleteAll() {
+    std::vector<Completion> held;
+    {
+      absl::MutexLock lock(&mu_);
+      held.swap(held_);
+    }
+    for (auto& done : held) std::move(done)(absl::OkStatus());
+  }
+  size_t received_count() {
+    absl::MutexLock lock(&mu_);
+    return received_.size();
+  }
+  TelemetryPtr last() {
+    absl::MutexLock lock(&mu_);
+    return received_.back();
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool hold_ = false;
+  std::vector<TelemetryPtr> received_;
+  std::vector<Completion> held_;
+};
+
+std::unique_ptr<ComponentConfig> Parse(const std::string& yaml, Diagnostics* diag) {
+  auto factory = NewMemoryLimiterProcessorFactory();
+  ConfigNode node(YAML::Load(yaml), "processors::memory_limiter", diag);
+  auto config = factory->ParseConfig(node);
+  node.ReportUnknownKeys();
+  return config;
+}
+
+// Messages of the diagnostics, joined.
+std::string ErrorsOf(const std::string& yaml) {
+  Diagnostics diag;
+  Parse(yaml, &diag);
+  std::string out;
+  for (const auto& e : diag.errors()) absl::StrAppend(&out, e.path, ": ", e.message, "\n");
+  return out;
+}
+
+TelemetryPtr Traces(uint64_t seed = 1) {
+  auto t = std::make_shared<Telemetry>(Signal::kTraces);
+  t->mutable_traces()->CopyFrom(testing::MakeTraces({.seed = seed}));
+  return t;
+}
+
+struct Fixture {
+  explicit Fixture(const std::string& yaml) {
+    Diagnostics diag;
+    config = Parse(yaml, &diag);
+    EXPECT_TRUE(diag.ok()) << diag.Format();
+    auto created = NewMemoryLimiterProcessorFactory()->Create(
+        CreateSettings{ComponentId{"memory_limiter", ""}, &host}, *config, Signal::kTraces, sink);
+    EXPECT_TRUE(created.ok()) << created.status();
+    processor.reset(static_cast<MemoryLimiterProcessor*>(created->release()));
+    EXPECT_TRUE(processor->Start().ok());
+  }
+  ~Fixture() { processor->Shutdown(absl::Now() + absl::Seconds(5)); }
+  absl::Status Send(TelemetryPtr data) {
+    absl::Status result = absl::InternalError("not completed");
+    processor->Consume(std::move(data), [&](absl::Status s) { result = s; });
+    return result;
+  }
+  uint64_t Counter(const std::string& name) {
+    return host.registry.GetCounter(name, {{"processor", "memory_limiter"}})->value();
+  }
+
+  TestHost host;
+  std::shared_ptr<Sink> sink = std::make_shared<Sink>();
+  std::unique_ptr<ComponentConfig> config;
+  std::unique_ptr<MemoryLimiterProcessor> processor;
+};
+
+TEST(MemoryLimiterConfigTest, ValidationRules) {
+  EXPECT_EQ(ErrorsOf("check_interval: 1s\nlimit_mib: 100"), "");
+  EXPECT_EQ(ErrorsOf("check_interval: 1s\nlimit_percentage: 80\nspike_limit_percentage: 20"), "");
+
+  EXPECT_NE(ErrorsOf("limit_mib: 100").find("'check_interval' must be greater than zero"),
+            std::string::npos);
+  EXPECT_NE(ErrorsOf("check_interval: 0s\nlimit_mib: 100").find("check_interval"),
+            std::string::npos);
+  EXPECT_NE(ErrorsOf("check_interval: 1s")
+                .find("'limit_mib' or 'limit_percentage' must be greater than zero"),
+            std::string::npos);
+  EXPECT_NE(ErrorsOf("check_interval: 1s\nlimit_mib: 100\nspike_limit_mib: 100")
+                .find("'spike_limit_mib' must be smaller than 'limit_mib'"),
+            std::string::npos);
+  EXPECT_NE(ErrorsOf("check_interval: 1s\nlimit_percentage: 50\nspike_limit_percentage: 60")
+                .find("'spike_limit_percentage' must be smaller than 'limit_percentage'"),
+            std::string::npos);
+  EXPECT_NE(
+      ErrorsOf("check_interval: 1s\nlimit_percentage: 120").find("less than or equal to hundred"),
+      std::string::npos);
+  EXPECT_NE(ErrorsOf("check_interval: 1s\nlimit_mib: 100\nballast_size_mib: 10").find("ballast"),
+            std::string::npos);
+
+  Diagnostics diag;
+  auto config = Parse("check_interval: 2s\nlimit_mib: 4000\nspike_limit_mib: 800", &diag);
+  const auto& c = ConfigAs<MemoryLimiterConfig>(*config);
+  EXPECT_EQ(c.check_interval, absl::Seconds(2));
+  EXPECT_EQ(c.limit_mib, 4000);
+  EXPECT_EQ(c.spike_limit_mib, 800);
+}
+
+TEST(MemoryLimiterConfigTest, LimitsInMiBWithDefaultSpike) {
+  MemoryLimiterConfig c;
+  c.limit_mib = 1000;
+  MemoryLimits limits = ComputeLimits(c, 0);
+  EXPECT_EQ(limits.limit, 1000 * kMiB);
+  EXPECT_EQ(limits.spike, 200 * kMiB);
+  EXPECT_EQ(limits.soft(), 800 * kMiB);
+  c.spike_limit_mib = 100;
+  EXPECT_EQ(ComputeLimits(c, 0).soft(), 900 * kMiB);
+}
+
+TEST(MemoryLimiterConfigTest, PercentageOfMemTotal) {
+  testing::TempDir dir;
+  std::string meminfo = dir.Write("meminfo",
+                                  "MemTotal:        2097152 kB\n"
+                                  "MemFree:          123456 kB\n"
+                                  "MemAvailable:    1000000 kB\n");
+  // No cgroup limit under this root: MemTotal decides.
+  absl::StatusOr<uint64_t> total = AvailableMemory(meminfo, dir.File("no-cgroup"));
+  ASSERT_TRUE(total.ok()) << total.status();
+  EXPECT_EQ(*total, 2048 * kMiB);
+  MemoryLimiterConfig c;
+  c.limit_percentage = 50;
+  c.spike_limit_percentage = 10;
+  MemoryLimits limits = ComputeLimits(c, *total);
+  EXPECT_NEAR(static_cast<double>(limits.limit), 1024.0 * kMiB, 1024);
+  EXPECT_NEAR(static_cast<double>(limits.spike), 204.8 * kMiB, 1024);
+  c.spike_limit_percentage = 0;  // 20% of the limit
+  EXPECT_NEAR(static_cast<double>(ComputeLimits(c, *total).spike), 204.8 * kMiB, 1024);
+
+  // A cgroup v2 limit below MemTotal wins.
+  testing::TempDir cgroup;
+  cgroup.Write("memory.max", "536870912\n");
+  total = AvailableMemory(meminfo, cgroup.path());
+  ASSERT_TRUE(total.ok());
+  EXPECT_EQ(*total, 512 * kMiB);
+  // "max" means no limit.
+  cgroup.Write("memory.max", "max\n");
+  EXPECT_EQ(*AvailableMemory(meminfo, cgroup.path()), 2048 * kMiB);
+
+  EXPECT_FALSE(ReadMemTotal(dir.File("missing")).ok());
+}
+
+TEST(MemoryLimiterConfigTest, PercentageFormUsesThisMachine) {
+  absl::StatusOr<uint64_t> real_total = ReadMemTotal();
+  ASSERT_TRUE(real_total.ok()) << real_total.status();
+  absl::StatusOr<uint64_t> available = AvailableMemory();
+  ASSERT_TRUE(available.ok());
+  EXPECT_LE(*available, *real_total);
+  Fixture f("check_interval: 1s\nlimit_percentage: 80\nspike_limit_percentage: 25");
+  EXPECT_NEAR(static_cast<double>(f.processor->limits().limit), 0.8 * *available,
+              0.01 * *available);
+  EXPECT_NEAR(static_cast<double>(f.processor->limits().spike), 0.25 * *available,
+              0.01 * *available);
+}
+
+TEST(MemoryLimiterTest, RefusesWhenOverTheLimit) {
+  Fixture f("check_interval: 1500ms\nlimit_mib: 1");
+  TelemetryPtr data = Traces();
+  absl::Status s = f.Send(data);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "data refused due to high memory usage");
+  EXPECT_TRUE(IsRetryable(s));
+  ASSERT_TRUE(RetryAfter(s).has_value());
+  EXPECT_EQ(*RetryAfter(s), absl::Seconds(2));  // check_interval rounded up to seconds
+  EXPECT_EQ(f.sink->received_count(), 0u);
+  EXPECT_EQ(f.Counter("otelcol_processor_refused_spans"), data->ItemCount());
+  EXPECT_EQ(f.Counter("otelcol_processor_accepted_spans"), 0u);
+  EXPECT_GT(f.processor->last_rss(), 1 * kMiB);
+}
+
+TEST(MemoryLimiterTest, RetryAfterIsAtLeastOneSecond) {
+  Fixture f("check_interval: 100ms\nlimit_mib: 1");
+  absl::Status s = f.Send(Traces());
+  ASSERT_TRUE(RetryAfter(s).has_value());
+  EXPECT_EQ(*RetryAfter(s), absl::Seconds(1));
+}
+
+TEST(MemoryLimiterTest, AcceptsUnderTheLimitAndPassesDataOnUntouched) {
+  Fixture f("check_interval: 1s\nlimit_mib: 1000000");
+  TelemetryPtr data = Traces();
+  EXPECT_TRUE(f.Send(data).ok());
+  ASSERT_EQ(f.sink->received_count(), 1u);
+  EXPECT_EQ(f.sink->last().get(), data.get());
+  EXPECT_EQ(f.Counter("otelcol_processor_accepted_spans"), data->ItemCount());
+  EXPECT_EQ(f.Counter("otelcol_processor_refused_spans"), 0u);
+  EXPECT_EQ(f.processor->in_flight_bytes(), 0);
+}
+
+TEST(MemoryLimiterTest, DataInFlightCountsTowardsTheLimit) {
+  absl::StatusOr<uint64_t> rss = ReadProcessRss();
+  ASSERT_TRUE(rss.ok());
+  // Soft limit ~48 MiB above the current RSS.
+  const uint64_t limit_mib = *rss / kMiB + 50;
+  Fixture f(absl::StrCat("check_interval: 1s\nlimit_mib: ", limit_mib, "\nspike_limit_mib: 2"));
+  f.sink->hold();
+  absl::Status first = absl::UnknownError("pending");
+  TelemetryPtr big = Traces(1);
+  // Claims 20 MiB on the wire: about 60 MiB once decoded.
+  std::const_pointer_cast<Telemetry>(big)->set_wire_size(20 * kMiB);
+  f.processor->Consume(big, [&](absl::Status s) { first = s; });
+  EXPECT_EQ(f.sink->received_count(), 1u);
+  EXPECT_EQ(f.processor->in_flight_bytes(), static_cast<int64_t>(60 * kMiB));
+
+  absl::Status second = f.Send(Traces(2));
+  EXPECT_EQ(second.code(), absl::StatusCode::kUnavailable) << second;
+  EXPECT_EQ(f.sink->received_count(), 1u);
+
+  // Once downstream is done with it, there is room again.
+  f.sink->CompleteAll();
+  EXPECT_TRUE(first.ok());
+  EXPECT_EQ(f.processor->in_flight_bytes(), 0);
+  absl::Status third = f.Send(Traces(3));
+  EXPECT_FALSE(third.code() == absl::StatusCode::kUnavailable) << third;
+  EXPECT_EQ(f.sink->received_count(), 2u);
+  f.sink->CompleteAll();
+}
+
+TEST(MemoryLimiterTest, RecoversWhenMemoryIsFreed) {
+  absl::StatusOr<uint64_t> rss = ReadProcessRss();
+  ASSERT_TRUE(rss.ok());
+  const uint64_t limit_mib = *rss / kMiB + 80;
+  Fixture f(absl::StrCat("check_interval: 50ms\nlimit_mib: ", limit_mib, "\nspike_limit_mib: 1"));
+  EXPECT_TRUE(f.Send(Traces()).ok());
+  // Push RSS past the limit with touched memory, mapped directly so that freeing it
+  // does not depend on the allocator.
+  const size_t ballast_size = 120 * kMiB;
+  void* ballast =
+      mmap(nullptr, ballast_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(ballast, MAP_FAILED);
+  memset(ballast, 1, ballast_size);
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return f.Send(Traces()).code() == absl::StatusCode::kUnavailable; },
+                         absl::Seconds(10)));
+  munmap(ballast, ballast_size);
+  ASSERT_TRUE(testing::WaitUntil([&] { return f.Send(Traces()).ok(); }, absl::Seconds(10)));
+}
+
+}  // namespace
+}  // namespace otlpd
