@@ -1,0 +1,10 @@
+#pragma once
+
+#include "core/factory.h"
+
+namespace otlpd {
+
+// The nop exporter takes no settings.
+struct NopExporterConfig : ComponentConfig {};
+
+}  // namespace otlpd
