@@ -1,0 +1,66 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace otlpd::testing {
+
+struct HttpResult {
+  int status = 0;     // 0 when no response arrived (see error)
+  std::string error;  // libcurl's message when the transfer failed
+  // Response headers, names lower-cased, in order.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  const std::string* Header(std::string_view lower_name) const;
+};
+
+// A libcurl easy handle: successive requests reuse the connection (keep-alive).
+class HttpClient {
+ public:
+  HttpClient();
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // `headers` as "Name: value". No "Expect: 100-continue" is sent unless given.
+  HttpResult Request(std::string_view method, const std::string& url, std::string_view body,
+                     const std::vector<std::string>& headers = {},
+                     absl::Duration timeout = absl::Seconds(15));
+  HttpResult Post(const std::string& url, std::string_view body,
+                  const std::vector<std::string>& headers = {},
+                  absl::Duration timeout = absl::Seconds(15)) {
+    return Request("POST", url, body, headers, timeout);
+  }
+  HttpResult Get(const std::string& url, absl::Duration timeout = absl::Seconds(15)) {
+    return Request("GET", url, "", {}, timeout);
+  }
+
+ private:
+  void* curl_;
+};
+
+// One-shot requests on a fresh connection.
+HttpResult HttpPost(const std::string& url, std::string_view body,
+                    const std::vector<std::string>& headers = {},
+                    absl::Duration timeout = absl::Seconds(15));
+HttpResult HttpGet(const std::string& url, absl::Duration timeout = absl::Seconds(15));
+
+// "http://127.0.0.1:<port><path>".
+std::string LocalUrl(int port, std::string_view path);
+
+// gzip (RFC 1952) of `data` with zlib, independent of the daemon's own compression code.
+std::string Gzip(std::string_view data);
+
+}  // namespace otlpd::testing
+
+namespace otlpd::testing {
+// Inflates gzip data; nullopt if it is not valid gzip.
+std::optional<std::string> Gunzip(std::string_view data);
+}  // namespace otlpd::testing
