@@ -210,7 +210,7 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
     std::string_view type = std::string_view(key).substr(0, key.find('/'));
     std::optional<Signal> signal = ParseSignal(type);
     if (!signal) {
-      p.Error("", absl::StrCat("unknown pipeline signal \"", std::string(type),
+      pipelines.KeyError(key, absl::StrCat("unknown pipeline signal \"", std::string(type),
                                "\"; expected traces, metrics or logs"));
       p.MarkKnown("receivers");
       p.MarkKnown("processors");
@@ -227,8 +227,8 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
     for (std::string_view needed : {"receivers", "exporters"}) {
       YAML::Node list = Lookup(p.yaml(), std::string(needed));
       if (!list.IsDefined() || list.IsNull() || (list.IsSequence() && list.size() == 0)) {
-        p.Error("", needed == "receivers" ? "a pipeline needs at least one receiver"
-                                          : "a pipeline needs at least one exporter");
+        pipelines.KeyError(key, needed == "receivers" ? "a pipeline needs at least one receiver"
+                                                      : "a pipeline needs at least one exporter");
       }
     }
     config->pipelines.push_back(std::move(pc));

@@ -60,6 +60,19 @@ void ConfigNode::Error(std::string_view key, std::string_view message) {
   ErrorAt(n, KeyPath(key), message);
 }
 
+void ConfigNode::KeyError(std::string_view key, std::string_view message) {
+  const YAML::Node& node = state_->node;
+  if (node.IsDefined() && node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == key) {
+        ErrorAt(it->first, KeyPath(key), message);
+        return;
+      }
+    }
+  }
+  Error(key, message);
+}
+
 YAML::Node ConfigNode::Lookup(std::string_view key) {
   const YAML::Node& node = state_->node;
   if (!node.IsDefined() || !node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);

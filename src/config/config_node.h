@@ -81,8 +81,11 @@ class ConfigNode {
 
   // Marks a key as known without reading it (for keys parsed by hand).
   void MarkKnown(std::string_view key);
-  // Records an error at `key` of this node (or at the node itself if key is empty).
+  // Records an error at `key` of this node (or at the node itself if key is empty), placed
+  // at the key's value.
   void Error(std::string_view key, std::string_view message);
+  // Same, placed at the key itself (for errors about the key, e.g. a bad pipeline id).
+  void KeyError(std::string_view key, std::string_view message);
 
   // Flags every key of this node and its children that no getter read.
   void ReportUnknownKeys();
