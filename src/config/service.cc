@@ -170,12 +170,16 @@ void Service::Shutdown(absl::Duration timeout) {
   if (shut_down_.exchange(true)) return;
   running_ = false;
   absl::Time deadline = absl::Now() + timeout;
-  for (auto& [id, r] : receivers_) r->Shutdown(deadline);
+  // Receivers refuse new data first; requests already inside wait in processors (a batch)
+  // or exporters, so those flush next, which answers the waiting clients; only then do the
+  // receivers close their listeners.
+  for (auto& [id, r] : receivers_) r->StopAccepting(deadline);
   // processors_ holds each pipeline's processors last-to-first; flush first-to-last.
   for (auto it = processors_.rbegin(); it != processors_.rend(); ++it) {
     it->second->Shutdown(deadline);
   }
   for (auto& [id, e] : exporters_) e->Shutdown(deadline);
+  for (auto& [id, r] : receivers_) r->Shutdown(deadline);
   for (auto it = extensions_.rbegin(); it != extensions_.rend(); ++it) {
     it->second->Shutdown(deadline);
   }

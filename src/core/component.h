@@ -45,7 +45,13 @@ class Component {
   virtual void Shutdown(absl::Time deadline) { (void)deadline; }
 };
 
-class Receiver : public Component {};
+class Receiver : public Component {
+ public:
+  // First step of shutdown: refuse new data (retryably) but keep answering the requests
+  // already in the pipelines. The service then flushes processors and exporters, which
+  // completes those requests, and finally calls Shutdown to close the listeners.
+  virtual void StopAccepting(absl::Time deadline) { (void)deadline; }
+};
 class Extension : public Component {};
 
 // A processor is the consumer in front of the next one in its pipeline.

@@ -262,6 +262,9 @@ void OtlpGrpcServer::FinishShutdown() {
   BeginShutdown(absl::Now());
   pending_->FinishAll(RetryableError(absl::StatusCode::kUnavailable, "receiver is shutting down",
                                      kDefaultRetryAfter));
+  // Nothing of ours is in flight any more; without this, Server::Shutdown sits out its whole
+  // deadline while a client keeps an idle channel open.
+  if (server_ != nullptr) grpc_server_cancel_all_calls(server_->c_server());
   stopper_.join();
 }
 

@@ -59,12 +59,18 @@ absl::Status OtlpReceiver::Start() {
   return absl::OkStatus();
 }
 
-void OtlpReceiver::Shutdown(absl::Time deadline) {
-  if (shut_down_) return;
-  shut_down_ = true;
+void OtlpReceiver::StopAccepting(absl::Time deadline) {
+  if (stopped_accepting_) return;
+  stopped_accepting_ = true;
   // HTTP keeps its listener until the end but answers 503 from now on.
   core_->BeginShutdown();
   if (grpc_) grpc_->BeginShutdown(deadline);
+}
+
+void OtlpReceiver::Shutdown(absl::Time deadline) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  StopAccepting(deadline);
   if (!core_->WaitIdle(deadline)) {
     spdlog::warn("otlp receiver {}: requests still in the pipeline at the shutdown deadline",
                  core_->id().ToString());

@@ -24,6 +24,7 @@ class OtlpReceiver final : public Receiver {
   absl::Status Start() override;
   // Stops taking requests, lets those in the pipeline finish until `deadline`, answers the
   // rest UNAVAILABLE, and closes the listeners.
+  void StopAccepting(absl::Time deadline) override;
   void Shutdown(absl::Time deadline) override;
 
   // Ports actually bound (0 if the protocol is off or not started); useful with port 0.
@@ -36,6 +37,7 @@ class OtlpReceiver final : public Receiver {
   std::unique_ptr<OtlpGrpcServer> grpc_;
   std::shared_ptr<OtlpHttpHandler> http_handler_;
   std::unique_ptr<HttpServer> http_;
+  bool stopped_accepting_ = false;
   bool shut_down_ = false;
 };
 
