@@ -13,6 +13,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/exporter_metrics.h"
 #include "core/status.h"
 
 namespace otlpd {
@@ -65,17 +66,12 @@ class QueuedRetrySender::Impl {
         send_(std::move(send)),
         capacity_(static_cast<size_t>(
             std::max(1, queue.enabled ? queue.queue_size : queue.num_consumers))),
+        outcomes_(id_, metrics),
         depth_(std::make_shared<std::atomic<int64_t>>(0)) {
     const Labels labels = {{"exporter", id_}};
     for (Signal s : kAllSignals) {
       const std::string item(SignalItemName(s));
       const int i = static_cast<int>(s);
-      sent_[i] = metrics->GetCounter(
-          "otelcol_exporter_sent_" + item, labels,
-          absl::StrCat("Number of ", item, " successfully sent to destination."));
-      send_failed_[i] = metrics->GetCounter(
-          "otelcol_exporter_send_failed_" + item, labels,
-          absl::StrCat("Number of ", item, " in failed attempts to send to destination."));
       enqueue_failed_[i] = metrics->GetCounter(
           "otelcol_exporter_enqueue_failed_" + item, labels,
           absl::StrCat("Number of ", item, " failed to be added to the sending queue."));
@@ -205,7 +201,7 @@ class QueuedRetrySender::Impl {
       }
       absl::Status status = SendWithRetry(*item.data, gen);
       if (status.ok()) {
-        sent_[static_cast<int>(item.data->signal())]->Add(item.data->ItemCount());
+        outcomes_.Record(item.data->signal(), item.data->ItemCount(), status);
       } else {
         Fail(*item.data, status);
       }
@@ -217,7 +213,7 @@ class QueuedRetrySender::Impl {
   }
 
   void Fail(const Telemetry& data, const absl::Status& status) {
-    send_failed_[static_cast<int>(data.signal())]->Add(data.ItemCount());
+    outcomes_.Record(data.signal(), data.ItemCount(), status);
     spdlog::error("exporter {}: dropping {} {}: {}", id_, data.ItemCount(),
                   SignalItemName(data.signal()), status.ToString());
   }
@@ -264,8 +260,7 @@ class QueuedRetrySender::Impl {
   const RetrySettings retry_;
   const SendFn send_;
   const size_t capacity_;
-  std::array<Counter*, 3> sent_{};
-  std::array<Counter*, 3> send_failed_{};
+  ExporterMetrics outcomes_;  // sent / send_failed
   std::array<Counter*, 3> enqueue_failed_{};
   std::shared_ptr<std::atomic<int64_t>> depth_;
 

@@ -271,7 +271,7 @@ std::string DescribeTelemetry(const Telemetry& data, DebugVerbosity verbosity,
 }
 
 DebugExporter::DebugExporter(const CreateSettings& settings, const DebugExporterConfig& config)
-    : id_(settings.id.ToString()), config_(config) {}
+    : id_(settings.id.ToString()), config_(config), metrics_(settings) {}
 
 bool DebugExporter::Sample(Signal signal) {
   const int64_t second = absl::ToUnixSeconds(absl::Now());
@@ -298,6 +298,8 @@ void DebugExporter::Consume(TelemetryPtr data, Completion done) {
       std::fflush(stdout);
     }
   }
+  // Sampled-out requests count as sent too: they were handled as configured.
+  metrics_.Record(data->signal(), data->ItemCount(), absl::OkStatus());
   std::move(done)(absl::OkStatus());
 }
 

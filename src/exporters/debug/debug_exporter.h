@@ -6,6 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "core/component.h"
+#include "core/exporter_metrics.h"
 #include "exporters/debug/config.h"
 
 namespace otlpd {
@@ -27,6 +28,7 @@ class DebugExporter : public Exporter {
 
   const std::string id_;
   const DebugExporterConfig config_;
+  ExporterMetrics metrics_;
 
   absl::Mutex mu_;
   struct Window {

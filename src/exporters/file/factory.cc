@@ -52,9 +52,9 @@ class FileExporterFactory : public ExporterFactory {
     return config;
   }
 
-  absl::StatusOr<std::unique_ptr<Exporter>> Create(const CreateSettings& /*settings*/,
+  absl::StatusOr<std::unique_ptr<Exporter>> Create(const CreateSettings& settings,
                                                    const ComponentConfig& config) const override {
-    return std::make_unique<FileExporter>(ConfigAs<FileExporterConfig>(config));
+    return std::make_unique<FileExporter>(settings, ConfigAs<FileExporterConfig>(config));
   }
 };
 

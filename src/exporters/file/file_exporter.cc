@@ -8,8 +8,8 @@
 
 namespace otlpd {
 
-FileExporter::FileExporter(const FileExporterConfig& config)
-    : path_(config.path), file_(config.path, config.rotation, config.append) {}
+FileExporter::FileExporter(const CreateSettings& settings, const FileExporterConfig& config)
+    : path_(config.path), file_(config.path, config.rotation, config.append), metrics_(settings) {}
 
 absl::Status FileExporter::Start() {
   absl::Status s = file_.Open();
@@ -27,6 +27,7 @@ void FileExporter::Consume(TelemetryPtr data, Completion done) {
   line.push_back('\n');
   absl::Status s = file_.Write(line);
   if (!s.ok()) s = absl::Status(s.code(), absl::StrCat("file exporter: ", s.message()));
+  metrics_.Record(data->signal(), data->ItemCount(), s);
   std::move(done)(std::move(s));
 }
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "core/component.h"
+#include "core/exporter_metrics.h"
 #include "exporters/file/config.h"
 #include "exporters/file/rotating_file.h"
 
@@ -12,7 +13,7 @@ namespace otlpd {
 // signals share it). A request completes OK once its line has been written to the file.
 class FileExporter : public Exporter {
  public:
-  explicit FileExporter(const FileExporterConfig& config);
+  FileExporter(const CreateSettings& settings, const FileExporterConfig& config);
 
   absl::Status Start() override;
   void Shutdown(absl::Time deadline) override;
@@ -21,6 +22,7 @@ class FileExporter : public Exporter {
  private:
   const std::string path_;
   RotatingFile file_;
+  ExporterMetrics metrics_;
 };
 
 }  // namespace otlpd

@@ -15,8 +15,8 @@ class NopExporterFactory : public ExporterFactory {
     return std::make_unique<NopExporterConfig>();
   }
   absl::StatusOr<std::unique_ptr<Exporter>> Create(
-      const CreateSettings& /*settings*/, const ComponentConfig& /*config*/) const override {
-    return std::make_unique<NopExporter>();
+      const CreateSettings& settings, const ComponentConfig& /*config*/) const override {
+    return std::make_unique<NopExporter>(settings);
   }
 };
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "config/config_node.h"
+#include "core/metrics.h"
 #include "core/otlp_json.h"
 #include "exporters/debug/config.h"
 #include "exporters/debug/factory.h"
@@ -41,14 +42,23 @@ class CapturedLog {
   std::shared_ptr<spdlog::logger> previous_;
 };
 
-std::unique_ptr<Exporter> MakeExporter(const std::string& yaml) {
+class TestHost : public Host {
+ public:
+  MetricsRegistry& metrics() override { return registry; }
+  bool Healthy() const override { return true; }
+  uint64_t Counter(const std::string& name) {
+    return registry.GetCounter(name, {{"exporter", "debug"}})->value();
+  }
+  MetricsRegistry registry;
+};
+
+std::unique_ptr<Exporter> MakeExporter(const std::string& yaml, Host* host = nullptr) {
   Diagnostics diag;
   ConfigNode node(YAML::Load(yaml), "exporters::debug", &diag);
   auto config = NewDebugExporterFactory()->ParseConfig(node);
   node.ReportUnknownKeys();
   EXPECT_TRUE(diag.ok()) << diag.Format();
-  auto exporter =
-      NewDebugExporterFactory()->Create(CreateSettings{{"debug", ""}, nullptr}, *config);
+  auto exporter = NewDebugExporterFactory()->Create(CreateSettings{{"debug", ""}, host}, *config);
   EXPECT_TRUE(exporter.ok()) << exporter.status();
   EXPECT_TRUE((*exporter)->Start().ok());
   return std::move(*exporter);
@@ -68,7 +78,8 @@ void Export(Exporter& exporter, TelemetryPtr data) {
 
 TEST(DebugExporterTest, BasicLogsOneSummaryLinePerRequest) {
   CapturedLog log;
-  auto exporter = MakeExporter("{}");
+  TestHost host;
+  auto exporter = MakeExporter("{}", &host);
   TracesRequest traces = testing::MakeTraces({.resources = 2, .items_per_scope = 5});
   MetricsRequest metrics = testing::MakeMetrics({.items_per_scope = 2});
   LogsRequest logs = testing::MakeLogs({.items_per_scope = 4});
@@ -90,6 +101,10 @@ TEST(DebugExporterTest, BasicLogsOneSummaryLinePerRequest) {
   EXPECT_EQ(lines[2],
             "info|Logs\t{\"otelcol.component.id\": \"debug\", \"resource logs\": 1, "
             "\"log records\": 4}");
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), 10u);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points"), CountItems(metrics));
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records"), 4u);
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans"), 0u);
 }
 
 TEST(DebugExporterTest, NormalLogsALinePerItem) {
@@ -143,7 +158,8 @@ TEST(DebugExporterTest, DetailedLogsTheWholeRequestAsOtlpJson) {
 
 TEST(DebugExporterTest, SamplesAfterTheInitialRequestsOfASecond) {
   CapturedLog log;
-  auto exporter = MakeExporter("sampling_initial: 2\nsampling_thereafter: 3");
+  TestHost host;
+  auto exporter = MakeExporter("sampling_initial: 2\nsampling_thereafter: 3", &host);
   TelemetryPtr data = Wrap(Signal::kTraces, testing::MakeTraces());
   // Stay inside one one-second window.
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -156,6 +172,8 @@ TEST(DebugExporterTest, SamplesAfterTheInitialRequestsOfASecond) {
   std::vector<std::string> lines = absl::StrSplit(log.text(), '\n', absl::SkipEmpty());
   // Requests 1, 2, then every third: 5, 8, 11.
   EXPECT_EQ(lines.size(), 5u) << log.text();
+  // Sampled out or not, every request was handled: all count as sent.
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), 11 * data->ItemCount());
 }
 
 TEST(DebugExporterTest, ConfigValidation) {

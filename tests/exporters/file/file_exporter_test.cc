@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "config/config_node.h"
 #include "core/compression.h"
+#include "core/metrics.h"
 #include "core/otlp_json.h"
 #include "exporters/file/config.h"
 #include "exporters/file/factory.h"
@@ -37,11 +38,21 @@ std::unique_ptr<ComponentConfig> Parse(const std::string& yaml, Diagnostics* dia
   return config;
 }
 
-std::unique_ptr<Exporter> MakeExporter(const std::string& yaml) {
+class TestHost : public Host {
+ public:
+  MetricsRegistry& metrics() override { return registry; }
+  bool Healthy() const override { return true; }
+  uint64_t Counter(const std::string& name) {
+    return registry.GetCounter(name, {{"exporter", "file"}})->value();
+  }
+  MetricsRegistry registry;
+};
+
+std::unique_ptr<Exporter> MakeExporter(const std::string& yaml, Host* host = nullptr) {
   Diagnostics diag;
   auto config = Parse(yaml, &diag);
   EXPECT_TRUE(diag.ok()) << diag.Format();
-  auto exporter = NewFileExporterFactory()->Create(CreateSettings{{"file", ""}, nullptr}, *config);
+  auto exporter = NewFileExporterFactory()->Create(CreateSettings{{"file", ""}, host}, *config);
   EXPECT_TRUE(exporter.ok()) << exporter.status();
   return std::move(*exporter);
 }
@@ -90,7 +101,8 @@ std::vector<std::string> Backups(const std::string& dir, const std::string& stem
 TEST(FileExporterTest, WritesOneDecodableLinePerRequestForEverySignal) {
   TempDir dir;
   const std::string path = dir.File("sub/dir/out.json");  // parent dirs are created
-  auto exporter = MakeExporter(absl::StrCat("path: ", path));
+  TestHost host;
+  auto exporter = MakeExporter(absl::StrCat("path: ", path), &host);
   ASSERT_TRUE(exporter->Start().ok());
   TracesRequest traces = testing::MakeTraces({.seed = 1, .resources = 2});
   MetricsRequest metrics = testing::MakeMetrics({.seed = 2});
@@ -110,9 +122,16 @@ TEST(FileExporterTest, WritesOneDecodableLinePerRequestForEverySignal) {
   EXPECT_EQ(testing::ProtoDiff(traces, traces_back), "");
   EXPECT_EQ(testing::ProtoDiff(metrics, metrics_back), "");
   EXPECT_EQ(testing::ProtoDiff(logs, logs_back), "");
+  // otelcol's exporter self-metrics count the items written.
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), CountItems(traces));
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points"), CountItems(metrics));
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records"), CountItems(logs));
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_log_records"), 0u);
   exporter->Shutdown(absl::Now() + absl::Seconds(5));
-  // After shutdown requests fail instead of vanishing.
+  // After shutdown requests fail instead of vanishing, and are counted as failed.
   EXPECT_FALSE(Export(*exporter, Wrap(Signal::kLogs, logs)).ok());
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_log_records"), CountItems(logs));
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records"), CountItems(logs));
 }
 
 TEST(FileExporterTest, TruncatesUnlessAppend) {
@@ -222,7 +241,8 @@ TEST_P(CompressedRotationTest, BackupsDecompressToTheWrittenLines) {
 TEST(FileExporterTest, ConcurrentWritersProduceIntactLines) {
   TempDir dir;
   const std::string path = dir.File("out.json");
-  auto exporter = MakeExporter(absl::StrCat("path: ", path));
+  TestHost host;
+  auto exporter = MakeExporter(absl::StrCat("path: ", path), &host);
   ASSERT_TRUE(exporter->Start().ok());
   constexpr int kThreads = 8;
   constexpr int kPerThread = 40;
@@ -247,6 +267,8 @@ TEST(FileExporterTest, ConcurrentWritersProduceIntactLines) {
   std::vector<std::string> lines = Lines(testing::ReadFileOrEmpty(path));
   ASSERT_EQ(lines.size(), static_cast<size_t>(kThreads * kPerThread));
   EXPECT_EQ(CountSpansInLines(lines), kThreads * kPerThread * 7);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), uint64_t{kThreads * kPerThread * 7});
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans"), 0u);
 }
 
 TEST(FileExporterTest, RemovesBackupsOlderThanMaxDays) {

@@ -7,18 +7,30 @@
 #include <vector>
 
 #include "config/config_node.h"
+#include "core/metrics.h"
 #include "exporters/nop/factory.h"
 #include "testing/otlp_data.h"
 
 namespace otlpd {
 namespace {
 
-std::unique_ptr<Exporter> MakeExporter(const std::string& yaml, Diagnostics* diag) {
+class TestHost : public Host {
+ public:
+  MetricsRegistry& metrics() override { return registry; }
+  bool Healthy() const override { return true; }
+  uint64_t Counter(const std::string& name) {
+    return registry.GetCounter(name, {{"exporter", "nop"}})->value();
+  }
+  MetricsRegistry registry;
+};
+
+std::unique_ptr<Exporter> MakeExporter(const std::string& yaml, Diagnostics* diag,
+                                       Host* host = nullptr) {
   ConfigNode node(YAML::Load(yaml), "exporters::nop", diag);
   auto factory = NewNopExporterFactory();
   auto config = factory->ParseConfig(node);
   node.ReportUnknownKeys();
-  auto exporter = factory->Create(CreateSettings{{"nop", ""}, nullptr}, *config);
+  auto exporter = factory->Create(CreateSettings{{"nop", ""}, host}, *config);
   EXPECT_TRUE(exporter.ok()) << exporter.status();
   return std::move(*exporter);
 }
@@ -29,9 +41,11 @@ TEST(NopExporterTest, AcceptsEverySignalAtOnceAndKeepsNothing) {
   for (Signal s : kAllSignals) EXPECT_TRUE(factory->signals().Has(s));
 
   Diagnostics diag;
-  auto exporter = MakeExporter("{}", &diag);
+  TestHost host;
+  auto exporter = MakeExporter("{}", &diag, &host);
   EXPECT_TRUE(diag.ok()) << diag.Format();
   ASSERT_TRUE(exporter->Start().ok());
+  size_t items[3] = {};
   for (Signal s : kAllSignals) {
     auto data = std::make_shared<Telemetry>(s);
     switch (s) {
@@ -45,6 +59,8 @@ TEST(NopExporterTest, AcceptsEverySignalAtOnceAndKeepsNothing) {
         data->mutable_logs()->CopyFrom(testing::MakeLogs());
         break;
     }
+    items[static_cast<int>(s)] = data->ItemCount();
+    ASSERT_GT(items[static_cast<int>(s)], 0u);
     std::weak_ptr<const Telemetry> weak = data;
     int calls = 0;
     absl::Status status = absl::UnknownError("not called");
@@ -57,12 +73,18 @@ TEST(NopExporterTest, AcceptsEverySignalAtOnceAndKeepsNothing) {
     EXPECT_TRUE(status.ok()) << status;
     EXPECT_TRUE(weak.expired());
   }
+  // Discarded counts as sent, as in otelcol.
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), items[0]);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points"), items[1]);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records"), items[2]);
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans"), 0u);
   exporter->Shutdown(absl::Now());
 }
 
 TEST(NopExporterTest, ConcurrentUse) {
   Diagnostics diag;
-  auto exporter = MakeExporter("{}", &diag);
+  TestHost host;
+  auto exporter = MakeExporter("{}", &diag, &host);
   auto data = std::make_shared<Telemetry>(Signal::kTraces);
   data->mutable_traces()->CopyFrom(testing::MakeTraces());
   TelemetryPtr shared = std::move(data);
@@ -80,6 +102,7 @@ TEST(NopExporterTest, ConcurrentUse) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 4000);
   EXPECT_EQ(shared.use_count(), 1);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), 4000 * shared->ItemCount());
 }
 
 TEST(NopExporterTest, RejectsAnyKey) {
