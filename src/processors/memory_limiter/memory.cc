@@ -2,7 +2,11 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -13,6 +17,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+
+// jemalloc's control interface, when the process runs on jemalloc.
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
 
 namespace otlpd {
 
@@ -133,6 +142,90 @@ MemoryLimits ComputeLimits(const MemoryLimiterConfig& config, uint64_t total_mem
   if (limits.spike == 0) limits.spike = limits.limit / 5;
   if (limits.spike >= limits.limit) limits.spike = 0;  // rejected by validation already
   return limits;
+}
+
+namespace {
+
+// jemalloc's configured decay, restored when eager release ends.
+struct JemallocDecay {
+  ssize_t dirty_ms = 10000;
+  ssize_t muzzy_ms = 0;
+};
+
+JemallocDecay ConfiguredDecay() {
+  static const JemallocDecay decay = [] {
+    JemallocDecay d;
+    size_t len = sizeof(ssize_t);
+    mallctl("arenas.dirty_decay_ms", &d.dirty_ms, &len, nullptr, 0);
+    len = sizeof(ssize_t);
+    mallctl("arenas.muzzy_decay_ms", &d.muzzy_ms, &len, nullptr, 0);
+    return d;
+  }();
+  return decay;
+}
+
+// Sets the decay of every arena, and of arenas created later.
+void SetJemallocDecay(JemallocDecay decay) {
+  mallctl("arenas.dirty_decay_ms", nullptr, nullptr, &decay.dirty_ms, sizeof(ssize_t));
+  mallctl("arenas.muzzy_decay_ms", nullptr, nullptr, &decay.muzzy_ms, sizeof(ssize_t));
+  unsigned narenas = 0;
+  size_t len = sizeof(narenas);
+  if (mallctl("arenas.narenas", &narenas, &len, nullptr, 0) != 0) return;
+  for (unsigned i = 0; i < narenas; ++i) {
+    // Fails for arena slots not in use; nothing to set there.
+    const std::string dirty = absl::StrCat("arena.", i, ".dirty_decay_ms");
+    const std::string muzzy = absl::StrCat("arena.", i, ".muzzy_decay_ms");
+    mallctl(dirty.c_str(), nullptr, nullptr, &decay.dirty_ms, sizeof(ssize_t));
+    mallctl(muzzy.c_str(), nullptr, nullptr, &decay.muzzy_ms, sizeof(ssize_t));
+  }
+}
+
+absl::Mutex eager_mu(absl::kConstInit);
+int eager_holders ABSL_GUARDED_BY(eager_mu) = 0;
+
+}  // namespace
+
+void ReleaseFreeHeap() {
+  if (mallctl != nullptr) {
+    constexpr const char* kPurgeAllArenas = "arena.4096.purge";  // 4096: MALLCTL_ARENAS_ALL
+    mallctl(kPurgeAllArenas, nullptr, nullptr, nullptr, 0);
+  }
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+void HoldEagerRelease(bool on) {
+  absl::MutexLock lock(&eager_mu);
+  const int before = eager_holders;
+  eager_holders = std::max(0, eager_holders + (on ? 1 : -1));
+  if (mallctl == nullptr || (before > 0) == (eager_holders > 0)) return;
+  const JemallocDecay configured = ConfiguredDecay();
+  SetJemallocDecay(eager_holders > 0 ? JemallocDecay{0, 0} : configured);
+}
+
+bool EagerReleaseHeld() {
+  absl::MutexLock lock(&eager_mu);
+  return eager_holders > 0;
+}
+
+MemoryAccount& MemoryAccount::Process() {
+  static MemoryAccount* const account = new MemoryAccount();
+  return *account;
+}
+
+void MemoryAccount::Measure(int64_t decided_ns) {
+  absl::MutexLock lock(&measure_mu_);
+  if (last_measure_ns_.load(std::memory_order_relaxed) >= decided_ns) return;  // just done
+  // What was admitted before the reading is in it (or freed); what is admitted while
+  // reading stays counted, possibly twice, which errs on the safe side.
+  const int64_t admitted_before = admitted_.load(std::memory_order_relaxed);
+  absl::StatusOr<uint64_t> rss = ReadProcessRss();
+  // Without a reading, keep the last one rather than refusing forever.
+  if (rss.ok()) rss_.store(*rss, std::memory_order_relaxed);
+  admitted_.fetch_sub(admitted_before, std::memory_order_relaxed);
+  measurements_.fetch_add(1, std::memory_order_relaxed);
+  last_measure_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
 }
 
 }  // namespace otlpd

@@ -1,9 +1,5 @@
 #include "processors/memory_limiter/memory_limiter_processor.h"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -19,12 +15,12 @@ namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
-// Returns freed heap pages to the OS; RSS does not drop without it after a burst.
-void TrimHeap() {
-#if defined(__GLIBC__)
-  malloc_trim(0);
-#endif
-}
+// A re-reading of RSS that says usage is over the soft limit is trusted for this long, so
+// that a stream of refused requests does not make a syscall each.
+constexpr int64_t kOverLimitRereadNs = 1'000'000;
+
+// Decoded protobuf takes about this many times its wire size.
+constexpr int64_t kDecodedPerWireByte = 3;
 
 absl::Duration RetryAfterFor(absl::Duration check_interval) {
   return std::max(absl::Seconds(1), absl::Ceil(check_interval, absl::Seconds(1)));
@@ -39,8 +35,6 @@ MemoryLimiterProcessor::MemoryLimiterProcessor(const CreateSettings& settings,
       limits_(limits),
       check_interval_(config.check_interval),
       retry_after_(RetryAfterFor(config.check_interval)),
-      refresh_interval_ns_(
-          absl::ToInt64Nanoseconds(std::min(config.check_interval, absl::Milliseconds(100)))),
       trim_interval_soft_(config.min_gc_interval_when_soft_limited),
       trim_interval_hard_(config.min_gc_interval_when_hard_limited),
       next_(std::move(next)) {
@@ -59,8 +53,7 @@ MemoryLimiterProcessor::MemoryLimiterProcessor(const CreateSettings& settings,
       "otelcol_processor_refused_" + item, labels,
       absl::StrCat("Number of ", item,
                    " that were rejected by the next component in the pipeline."));
-  Measure();
-  last_measure_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
+  account_.Measure(absl::GetCurrentTimeNanos());
 }
 
 MemoryLimiterProcessor::~MemoryLimiterProcessor() { Shutdown(absl::Now()); }
@@ -77,24 +70,30 @@ void MemoryLimiterProcessor::Shutdown(absl::Time /*deadline*/) {
     cv_.SignalAll();
   }
   if (checker_.joinable()) checker_.join();
-}
-
-uint64_t MemoryLimiterProcessor::Measure() {
-  absl::StatusOr<uint64_t> rss = ReadProcessRss();
-  if (!rss.ok()) return rss_.load(std::memory_order_relaxed);  // keep the last reading
-  rss_.store(*rss, std::memory_order_relaxed);
-  return *rss;
-}
-
-uint64_t MemoryLimiterProcessor::CurrentRss() {
-  const int64_t now = absl::GetCurrentTimeNanos();
-  int64_t last = last_measure_ns_.load(std::memory_order_relaxed);
-  // One caller refreshes a stale reading; the others use the last one.
-  if (now - last >= refresh_interval_ns_ &&
-      last_measure_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
-    return Measure();
+  if (eager_release_) {
+    HoldEagerRelease(false);
+    eager_release_ = false;
   }
-  return rss_.load(std::memory_order_relaxed);
+}
+
+int64_t MemoryLimiterProcessor::EstimateSize(const Telemetry& data) {
+  // Data built in memory has no wire size: measure it.
+  return data.wire_size() > 0 ? static_cast<int64_t>(data.wire_size()) * kDecodedPerWireByte
+                              : static_cast<int64_t>(data.message().SpaceUsedLong());
+}
+
+uint64_t MemoryLimiterProcessor::RecheckUsage() {
+  const int64_t now = absl::GetCurrentTimeNanos();
+  // A fresh reading already over the limit: only memory being freed could change the
+  // answer, and that is not worth a syscall per refused request.
+  if (account_.Measured() >= limits_.soft() &&
+      now - account_.last_measure_ns() < kOverLimitRereadNs) {
+    return account_.Estimate();
+  }
+  // Otherwise what was let in since the last reading decides, and a new reading tells how
+  // much of it is really there.
+  account_.Measure(now);
+  return account_.Estimate();
 }
 
 void MemoryLimiterProcessor::UpdateRefusing(bool refusing, uint64_t usage) {
@@ -111,9 +110,9 @@ void MemoryLimiterProcessor::UpdateRefusing(bool refusing, uint64_t usage) {
 
 void MemoryLimiterProcessor::Consume(TelemetryPtr data, Completion done) {
   const size_t items = data->ItemCount();
-  const uint64_t rss = CurrentRss();
-  const int64_t in_flight = std::max<int64_t>(0, in_flight_->load(std::memory_order_relaxed));
-  const uint64_t usage = rss + static_cast<uint64_t>(in_flight);
+  // Far from the limit this is a few relaxed atomic loads; syscalls only near it.
+  uint64_t usage = account_.Estimate();
+  if (usage >= limits_.soft()) usage = RecheckUsage();
   if (usage >= limits_.soft()) {
     UpdateRefusing(true, usage);
     refused_->Add(items);
@@ -122,18 +121,14 @@ void MemoryLimiterProcessor::Consume(TelemetryPtr data, Completion done) {
     return;
   }
   UpdateRefusing(false, usage);
-  // Decoded protobuf takes about three times its wire size; data built in memory has no
-  // wire size, so measure it.
-  const int64_t estimate = data->wire_size() > 0
-                               ? static_cast<int64_t>(data->wire_size()) * 3
-                               : static_cast<int64_t>(data->message().SpaceUsedLong());
-  in_flight_->fetch_add(estimate, std::memory_order_relaxed);
+  const int64_t size = EstimateSize(*data);
+  account_.Admit(size);
   accepted_->Add(items);
-  next_->Consume(std::move(data), [done = std::move(done), in_flight = in_flight_,
-                                   estimate](absl::Status status) mutable {
-    in_flight->fetch_sub(estimate, std::memory_order_relaxed);
-    std::move(done)(std::move(status));
-  });
+  next_->Consume(std::move(data),
+                 [done = std::move(done), account = &account_, size](absl::Status status) mutable {
+                   account->Release(size);
+                   std::move(done)(std::move(status));
+                 });
 }
 
 void MemoryLimiterProcessor::CheckLoop() {
@@ -142,22 +137,29 @@ void MemoryLimiterProcessor::CheckLoop() {
     cv_.WaitWithTimeout(&mu_, check_interval_);
     if (stopping_) break;
     mu_.Unlock();
-    uint64_t rss = Measure();
-    last_measure_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
+    account_.Measure(absl::GetCurrentTimeNanos());
+    const uint64_t rss = account_.rss();
+    // Requests refused while over the limit are decoded and freed all the time; with the
+    // allocator keeping what they freed, RSS would climb between checks.
+    const bool over_soft = account_.Measured() >= limits_.soft();
+    if (over_soft != eager_release_) {
+      HoldEagerRelease(over_soft);
+      eager_release_ = over_soft;
+      spdlog::debug("{}: {} freed memory to the OS at once", id_,
+                    over_soft ? "returning" : "no longer returning");
+    }
     if (rss >= limits_.soft()) {
       const absl::Time now = absl::Now();
       const bool hard = rss >= limits_.limit;
       if (now - last_trim_ >= (hard ? trim_interval_hard_ : trim_interval_soft_)) {
-        TrimHeap();
+        ReleaseFreeHeap();
         last_trim_ = now;
-        const uint64_t before = rss;
-        rss = Measure();
+        account_.Measure(absl::GetCurrentTimeNanos());
         spdlog::debug("{}: returned freed heap to the OS, RSS {:.1f} -> {:.1f} MiB", id_,
-                      before / kMiB, rss / kMiB);
+                      rss / kMiB, account_.rss() / kMiB);
       }
     }
-    const uint64_t usage = rss + static_cast<uint64_t>(std::max<int64_t>(
-                                     0, in_flight_->load(std::memory_order_relaxed)));
+    const uint64_t usage = account_.Estimate();
     UpdateRefusing(usage >= limits_.soft(), usage);
     mu_.Lock();
   }

@@ -15,10 +15,11 @@
 namespace otlpd {
 
 // otelcol's memory_limiter for one pipeline, measuring the process RSS instead of the Go
-// heap. While RSS plus an estimate of the data it has let through and not yet seen
-// completed downstream is at or above the soft limit (limit - spike), it refuses new data
-// with a retryable kUnavailable; above the hard limit it also hands freed heap back to the
-// OS. Data it accepts is passed on untouched.
+// heap. While the process's MemoryAccount estimate (last RSS reading + data let in since +
+// data not yet completed downstream) is at or above the soft limit (limit - spike), and a
+// fresh RSS reading confirms it, it refuses new data with a retryable kUnavailable. At the
+// check interval it re-reads RSS and, above the limits, hands freed heap back to the OS.
+// Data it accepts is passed on untouched.
 class MemoryLimiterProcessor : public Processor {
  public:
   MemoryLimiterProcessor(const CreateSettings& settings, const MemoryLimiterConfig& config,
@@ -30,15 +31,17 @@ class MemoryLimiterProcessor : public Processor {
   void Consume(TelemetryPtr data, Completion done) override;
 
   const MemoryLimits& limits() const { return limits_; }
-  // Bytes accepted and not yet completed downstream (estimated).
-  int64_t in_flight_bytes() const { return in_flight_->load(std::memory_order_relaxed); }
-  uint64_t last_rss() const { return rss_.load(std::memory_order_relaxed); }
+  // Bytes accepted and not yet completed downstream (estimated), by all limiters.
+  int64_t in_flight_bytes() const { return account_.in_flight(); }
+  uint64_t last_rss() const { return account_.rss(); }
+
+  // Estimated size in memory of a request.
+  static int64_t EstimateSize(const Telemetry& data);
 
  private:
-  // Reads RSS; returns it.
-  uint64_t Measure();
-  // Measures when the last reading is older than refresh_interval_.
-  uint64_t CurrentRss();
+  // The usage estimate once it has reached the soft limit: re-reads RSS when that can
+  // change the answer.
+  uint64_t RecheckUsage();
   void UpdateRefusing(bool refusing, uint64_t usage);
   void CheckLoop();
 
@@ -46,7 +49,6 @@ class MemoryLimiterProcessor : public Processor {
   const MemoryLimits limits_;
   const absl::Duration check_interval_;
   const absl::Duration retry_after_;
-  const int64_t refresh_interval_ns_;
   const absl::Duration trim_interval_soft_;
   const absl::Duration trim_interval_hard_;
   const ConsumerPtr next_;
@@ -55,16 +57,14 @@ class MemoryLimiterProcessor : public Processor {
   Counter* accepted_;
   Counter* refused_;
 
-  std::atomic<uint64_t> rss_{0};
-  std::atomic<int64_t> last_measure_ns_{0};
+  MemoryAccount& account_ = MemoryAccount::Process();
   std::atomic<bool> refusing_{false};
-  // Shared with completions, which may run after the processor is gone.
-  std::shared_ptr<std::atomic<int64_t>> in_flight_ = std::make_shared<std::atomic<int64_t>>(0);
 
   absl::Mutex mu_;
   absl::CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_trim_ = absl::InfinitePast();  // check thread only
+  bool eager_release_ = false;                   // check thread, then Shutdown
   std::thread checker_;
 };
 

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -275,7 +276,79 @@ TEST(MemoryLimiterTest, DataInFlightCountsTowardsTheLimit) {
   f.sink->CompleteAll();
 }
 
+TEST(MemoryLimiterTest, BoundsWhatItLetsInBetweenChecks) {
+  // ~1 MiB requests, kept alive by the sink like a queue that cannot drain.
+  const TracesRequest request =
+      testing::MakeTraces({.items_per_scope = 512, .padding_bytes = 2048, .rich = false});
+  ASSERT_GT(request.ByteSizeLong(), 1000 * 1024u);
+  ReleaseFreeHeap();  // so that the copies take new memory, not what earlier tests freed
+  absl::StatusOr<uint64_t> rss = ReadProcessRss();
+  ASSERT_TRUE(rss.ok());
+  // The checker never runs during the test: the admission path alone must stop the growth.
+  const uint64_t limit_mib = *rss / kMiB + 40;
+  Fixture f(absl::StrCat("check_interval: 60s\nlimit_mib: ", limit_mib, "\nspike_limit_mib: 2"));
+  const uint64_t soft = f.processor->limits().soft();
+  absl::Status refusal;
+  std::string trace;  // RSS after each request, for the failure message
+  for (int sent = 0; sent < 150; ++sent) {
+    auto data = std::make_shared<Telemetry>(Signal::kTraces);
+    data->mutable_traces()->CopyFrom(request);  // really resident: the copy writes it
+    // As received: estimated at 3x the wire size, above what it really takes with any
+    // allocator, so that only the admission logic decides how far RSS overshoots.
+    data->set_wire_size(request.ByteSizeLong());
+    absl::Status s = f.Send(std::move(data));
+    absl::StrAppend(&trace, " ", *ReadProcessRss() / kMiB);
+    if (!s.ok()) {
+      refusal = s;
+      break;
+    }
+  }
+  const uint64_t rss_after = *ReadProcessRss();
+  std::printf("admitted %zu requests of %.2f MiB (estimated); RSS %.1f MiB, soft limit %.1f MiB\n",
+              f.sink->received_count(),
+              MemoryLimiterProcessor::EstimateSize(*f.sink->last()) / double(kMiB),
+              rss_after / double(kMiB), soft / double(kMiB));
+  ASSERT_EQ(refusal.code(), absl::StatusCode::kUnavailable)
+      << "150 requests of 1 MiB let in below a limit " << limit_mib - *rss / kMiB
+      << " MiB above the starting RSS";
+  // Refused only once a fresh reading really reached the soft limit...
+  EXPECT_GE(f.processor->last_rss(), soft);
+  // ... and not later than one request after.
+  EXPECT_LE(rss_after, soft + 3 * kMiB) << "RSS (MiB) after each request:" << trace;
+}
+
+TEST(MemoryLimiterTest, ReadsRssOnlyNearTheLimit) {
+  Fixture f("check_interval: 60s\nlimit_mib: 1000000");
+  const uint64_t before = MemoryAccount::Process().measurements();
+  TelemetryPtr data = Traces();
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(f.Send(data).ok());
+  EXPECT_EQ(MemoryAccount::Process().measurements(), before);
+}
+
+TEST(MemoryLimiterTest, PipelinesShareTheAccount) {
+  absl::StatusOr<uint64_t> rss = ReadProcessRss();
+  ASSERT_TRUE(rss.ok());
+  const std::string yaml =
+      absl::StrCat("check_interval: 60s\nlimit_mib: ", *rss / kMiB + 50, "\nspike_limit_mib: 2");
+  Fixture traces_pipeline(yaml);
+  Fixture logs_pipeline(yaml);
+  traces_pipeline.sink->hold();
+  TelemetryPtr big = Traces(1);
+  std::const_pointer_cast<Telemetry>(big)->set_wire_size(20 * kMiB);  // ~60 MiB decoded
+  absl::Status held = absl::UnknownError("pending");
+  traces_pipeline.processor->Consume(big, [&](absl::Status s) { held = s; });
+  ASSERT_EQ(traces_pipeline.sink->received_count(), 1u);
+  // What one pipeline holds leaves no room for the other.
+  EXPECT_EQ(logs_pipeline.Send(Traces(2)).code(), absl::StatusCode::kUnavailable);
+  traces_pipeline.sink->CompleteAll();
+  EXPECT_TRUE(held.ok());
+  EXPECT_TRUE(logs_pipeline.Send(Traces(3)).ok());
+}
+
 TEST(MemoryLimiterTest, RecoversWhenMemoryIsFreed) {
+  // Memory earlier tests freed would otherwise be returned when the checker trims, and
+  // could offset the ballast.
+  ReleaseFreeHeap();
   absl::StatusOr<uint64_t> rss = ReadProcessRss();
   ASSERT_TRUE(rss.ok());
   const uint64_t limit_mib = *rss / kMiB + 80;
@@ -291,8 +364,12 @@ TEST(MemoryLimiterTest, RecoversWhenMemoryIsFreed) {
   ASSERT_TRUE(
       testing::WaitUntil([&] { return f.Send(Traces()).code() == absl::StatusCode::kUnavailable; },
                          absl::Seconds(10)));
+  // Over the limit, the checker asks the allocator to hand freed memory back at once...
+  EXPECT_TRUE(testing::WaitUntil([] { return EagerReleaseHeld(); }, absl::Seconds(10)));
   munmap(ballast, ballast_size);
   ASSERT_TRUE(testing::WaitUntil([&] { return f.Send(Traces()).ok(); }, absl::Seconds(10)));
+  // ... and stops once back under it.
+  EXPECT_TRUE(testing::WaitUntil([] { return !EagerReleaseHeld(); }, absl::Seconds(10)));
 }
 
 }  // namespace
