@@ -8,6 +8,9 @@ namespace {
 
 std::unique_ptr<google::protobuf::Arena> MakeArena(size_t initial_block) {
   if (initial_block == 0) return std::make_unique<google::protobuf::Arena>();
+  // Arena blocks must be 8-byte multiples: protobuf 3.21 carves cleanup nodes from the end
+  // of a block and would misalign them otherwise.
+  initial_block = (initial_block + 63) & ~size_t{63};
   google::protobuf::ArenaOptions options;
   options.start_block_size = initial_block;
   options.max_block_size = std::max<size_t>(initial_block, 1 << 20);

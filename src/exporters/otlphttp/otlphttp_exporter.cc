@@ -317,7 +317,7 @@ absl::Status OtlpHttpExporter::Export(const Telemetry& data) {
       break;
     }
     const int wait_ms =
-        static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(stop - now) + 1, 1, 100));
+        static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(stop - now), 0, 99) + 1);
     curl_multi_poll(conn->multi, nullptr, 0, wait_ms, nullptr);
   }
   curl_multi_remove_handle(conn->multi, h);
