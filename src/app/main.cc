@@ -110,9 +110,8 @@ int main(int argc, char** argv) {
   otlpd::Diagnostics diag(config_path.empty() ? "<default config>" : config_path);
   std::unique_ptr<otlpd::Config> config = otlpd::ParseConfig(text, registry, &diag);
   if (!diag.ok()) {
-    std::fprintf(stderr, "otlpd: invalid configuration (%zu error%s):\n%s",
-                 diag.errors().size(), diag.errors().size() == 1 ? "" : "s",
-                 diag.Format().c_str());
+    std::fprintf(stderr, "otlpd: invalid configuration (%zu error%s):\n%s", diag.errors().size(),
+                 diag.errors().size() == 1 ? "" : "s", diag.Format().c_str());
     return kExitConfigError;
   }
   if (validate_only) {

@@ -175,9 +175,9 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
       std::string path = absl::StrCat("service::extensions[", i, "]");
       if (!ParseComponentId(ext_names[i], &id) ||
           config->extensions.find(id) == config->extensions.end()) {
-        AddError(diag, list[i], path,
-                 absl::StrCat("references extension \"", ext_names[i],
-                              "\" which is not configured"));
+        AddError(
+            diag, list[i], path,
+            absl::StrCat("references extension \"", ext_names[i], "\" which is not configured"));
         continue;
       }
       config->service_extensions.push_back(id);
@@ -201,7 +201,8 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
   bool has_pipelines = false;
   ConfigNode pipelines = service.Child("pipelines", &has_pipelines);
   if (!has_pipelines || pipelines.Keys().empty()) {
-    AddError(diag, Lookup(root, "service"), "service::pipelines", "at least one pipeline is required");
+    AddError(diag, Lookup(root, "service"), "service::pipelines",
+             "at least one pipeline is required");
   }
   for (const std::string& key : pipelines.Keys()) {
     ConfigNode p = pipelines.Child(key);
@@ -211,19 +212,19 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
     std::optional<Signal> signal = ParseSignal(type);
     if (!signal) {
       pipelines.KeyError(key, absl::StrCat("unknown pipeline signal \"", std::string(type),
-                               "\"; expected traces, metrics or logs"));
+                                           "\"; expected traces, metrics or logs"));
       p.MarkKnown("receivers");
       p.MarkKnown("processors");
       p.MarkKnown("exporters");
       continue;
     }
     pc.signal = *signal;
-    ParsePipelineList(p, "receivers", Kind::kReceiver, pc.signal, config->receivers, registry,
-                      diag, &pc.receivers);
+    ParsePipelineList(p, "receivers", Kind::kReceiver, pc.signal, config->receivers, registry, diag,
+                      &pc.receivers);
     ParsePipelineList(p, "processors", Kind::kProcessor, pc.signal, config->processors, registry,
                       diag, &pc.processors);
-    ParsePipelineList(p, "exporters", Kind::kExporter, pc.signal, config->exporters, registry,
-                      diag, &pc.exporters);
+    ParsePipelineList(p, "exporters", Kind::kExporter, pc.signal, config->exporters, registry, diag,
+                      &pc.exporters);
     for (std::string_view needed : {"receivers", "exporters"}) {
       YAML::Node list = Lookup(p.yaml(), std::string(needed));
       if (!list.IsDefined() || list.IsNull() || (list.IsSequence() && list.size() == 0)) {
@@ -259,8 +260,8 @@ std::unique_ptr<Config> ParseConfig(std::string_view yaml_text, const ComponentR
     return config;
   }
   try {
-    static constexpr std::string_view kTopLevel[] = {"receivers", "processors", "exporters",
-                                                     "extensions", "service", "connectors"};
+    static constexpr std::string_view kTopLevel[] = {"receivers",  "processors", "exporters",
+                                                     "extensions", "service",    "connectors"};
     for (auto it = root.begin(); it != root.end(); ++it) {
       std::string key = it->first.Scalar();
       bool known = false;

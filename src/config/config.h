@@ -23,8 +23,8 @@ struct PipelineConfig {
 };
 
 struct TelemetryConfig {
-  std::string log_level = "info";           // service.telemetry.logs.level
-  bool metrics_enabled = true;              // service.telemetry.metrics.level != none
+  std::string log_level = "info";                  // service.telemetry.logs.level
+  bool metrics_enabled = true;                     // service.telemetry.metrics.level != none
   std::string metrics_address = "127.0.0.1:8888";  // service.telemetry.metrics.address
 };
 

@@ -70,7 +70,8 @@ class ConfigNode {
   // Go-style durations: "200ms", "5s", "1m30s".
   bool GetDuration(std::string_view key, absl::Duration* out);
   // A string that must be one of `allowed`.
-  bool GetEnum(std::string_view key, std::string* out, std::initializer_list<std::string_view> allowed);
+  bool GetEnum(std::string_view key, std::string* out,
+               std::initializer_list<std::string_view> allowed);
   // Map of string to string (e.g. headers).
   bool Get(std::string_view key, std::vector<std::pair<std::string, std::string>>* out);
 

@@ -79,11 +79,11 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Build(const Config& config,
     ConsumerPtr next = FanOutConsumer::Of(std::move(exporters));
     for (auto it = p.processors.rbegin(); it != p.processors.rend(); ++it) {
       const ProcessorFactory* f = registry.processor(it->type);
-      auto proc = f->Create(CreateSettings{*it, svc.get()}, *config.processors.at(*it), p.signal,
-                            next);
+      auto proc =
+          f->Create(CreateSettings{*it, svc.get()}, *config.processors.at(*it), p.signal, next);
       if (!proc.ok()) {
-        return Annotate(proc.status(), absl::StrCat("processors::", it->ToString(),
-                                                    " in pipeline ", p.id));
+        return Annotate(proc.status(),
+                        absl::StrCat("processors::", it->ToString(), " in pipeline ", p.id));
       }
       std::shared_ptr<Processor> shared = std::move(*proc);
       svc->processors_.emplace_back(p.id, shared);
@@ -118,8 +118,7 @@ void Service::RegisterProcessMetrics() {
   metrics_.AddCallbackGauge("otelcol_process_cpu_seconds", {}, ProcessCpuSeconds,
                             "Total CPU user and system time in seconds");
   metrics_.AddCallbackGauge(
-      "otelcol_process_uptime", {},
-      [start] { return absl::ToDoubleSeconds(absl::Now() - start); },
+      "otelcol_process_uptime", {}, [start] { return absl::ToDoubleSeconds(absl::Now() - start); },
       "Uptime of the process [seconds]");
 }
 
@@ -161,8 +160,8 @@ absl::Status Service::Start() {
     return s;
   }
   running_ = true;
-  spdlog::info("otlpd started: {} receiver(s), {} processor(s), {} exporter(s)",
-               receivers_.size(), processors_.size(), exporters_.size());
+  spdlog::info("otlpd started: {} receiver(s), {} processor(s), {} exporter(s)", receivers_.size(),
+               processors_.size(), exporters_.size());
   return absl::OkStatus();
 }
 

@@ -72,8 +72,8 @@ class ExtensionFactory {
   virtual ~ExtensionFactory() = default;
   virtual std::string_view type() const = 0;
   virtual std::unique_ptr<ComponentConfig> ParseConfig(ConfigNode& node) const = 0;
-  virtual absl::StatusOr<std::unique_ptr<Extension>> Create(const CreateSettings& settings,
-                                                            const ComponentConfig& config) const = 0;
+  virtual absl::StatusOr<std::unique_ptr<Extension>> Create(
+      const CreateSettings& settings, const ComponentConfig& config) const = 0;
 };
 
 }  // namespace otlpd

@@ -61,8 +61,8 @@ class MetricsRegistry {
  public:
   Counter* GetCounter(const std::string& name, const Labels& labels, const std::string& help = "");
   Gauge* GetGauge(const std::string& name, const Labels& labels, const std::string& help = "");
-  Histogram* GetHistogram(const std::string& name, const Labels& labels,
-                          std::vector<double> bounds, const std::string& help = "");
+  Histogram* GetHistogram(const std::string& name, const Labels& labels, std::vector<double> bounds,
+                          const std::string& help = "");
   // A gauge whose value is read when rendered (queue sizes, RSS).
   void AddCallbackGauge(const std::string& name, const Labels& labels, std::function<double()> fn,
                         const std::string& help = "");

@@ -40,8 +40,8 @@ void ParseRetrySettings(ConfigNode node, RetrySettings* out);
 class QueuedRetrySender {
  public:
   using SendFn = std::function<absl::Status(const Telemetry&)>;
-  QueuedRetrySender(std::string exporter_id, QueueSettings queue, RetrySettings retry,
-                    SendFn send, MetricsRegistry* metrics);
+  QueuedRetrySender(std::string exporter_id, QueueSettings queue, RetrySettings retry, SendFn send,
+                    MetricsRegistry* metrics);
   ~QueuedRetrySender();
 
   void Start();

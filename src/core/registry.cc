@@ -15,14 +15,30 @@ auto Find(const Map& map, std::string_view type) -> decltype(map.begin()->second
 }
 }  // namespace
 
-void ComponentRegistry::Register(std::unique_ptr<ReceiverFactory> f) { Put(receivers_, std::move(f)); }
-void ComponentRegistry::Register(std::unique_ptr<ProcessorFactory> f) { Put(processors_, std::move(f)); }
-void ComponentRegistry::Register(std::unique_ptr<ExporterFactory> f) { Put(exporters_, std::move(f)); }
-void ComponentRegistry::Register(std::unique_ptr<ExtensionFactory> f) { Put(extensions_, std::move(f)); }
+void ComponentRegistry::Register(std::unique_ptr<ReceiverFactory> f) {
+  Put(receivers_, std::move(f));
+}
+void ComponentRegistry::Register(std::unique_ptr<ProcessorFactory> f) {
+  Put(processors_, std::move(f));
+}
+void ComponentRegistry::Register(std::unique_ptr<ExporterFactory> f) {
+  Put(exporters_, std::move(f));
+}
+void ComponentRegistry::Register(std::unique_ptr<ExtensionFactory> f) {
+  Put(extensions_, std::move(f));
+}
 
-const ReceiverFactory* ComponentRegistry::receiver(std::string_view t) const { return Find(receivers_, t); }
-const ProcessorFactory* ComponentRegistry::processor(std::string_view t) const { return Find(processors_, t); }
-const ExporterFactory* ComponentRegistry::exporter(std::string_view t) const { return Find(exporters_, t); }
-const ExtensionFactory* ComponentRegistry::extension(std::string_view t) const { return Find(extensions_, t); }
+const ReceiverFactory* ComponentRegistry::receiver(std::string_view t) const {
+  return Find(receivers_, t);
+}
+const ProcessorFactory* ComponentRegistry::processor(std::string_view t) const {
+  return Find(processors_, t);
+}
+const ExporterFactory* ComponentRegistry::exporter(std::string_view t) const {
+  return Find(exporters_, t);
+}
+const ExtensionFactory* ComponentRegistry::extension(std::string_view t) const {
+  return Find(extensions_, t);
+}
 
 }  // namespace otlpd

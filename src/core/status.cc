@@ -41,7 +41,8 @@ std::optional<absl::Duration> RetryAfter(const absl::Status& status) {
 
 absl::Status WithRetryAfter(absl::Status status, absl::Duration retry_after) {
   if (status.ok()) return status;
-  status.SetPayload(kRetryAfterUrl, absl::Cord(std::to_string(absl::ToInt64Milliseconds(retry_after))));
+  status.SetPayload(kRetryAfterUrl,
+                    absl::Cord(std::to_string(absl::ToInt64Milliseconds(retry_after))));
   return status;
 }
 

@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <thread>
-
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
