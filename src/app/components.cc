@@ -1,4 +1,5 @@
 // Every component built into otlpd, registered by its config type name.
+#include "connectors/forward/forward_connector.h"
 #include "core/registry.h"
 #include "exporters/debug/factory.h"
 #include "exporters/file/factory.h"
@@ -25,6 +26,8 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewNopExporterFactory());
 
   registry->Register(NewHealthCheckExtensionFactory());
+
+  registry->Register(NewForwardConnectorFactory());
 }
 
 }  // namespace otlpd

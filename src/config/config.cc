@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <algorithm>
+#include <functional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -7,22 +9,9 @@
 
 namespace otlpd {
 
-bool ParseComponentId(std::string_view text, ComponentId* id) {
-  size_t slash = text.find('/');
-  std::string_view type = text.substr(0, slash);
-  std::string_view name = slash == std::string_view::npos ? "" : text.substr(slash + 1);
-  if (type.empty() || (slash != std::string_view::npos && name.empty())) return false;
-  for (char c : type) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-  }
-  id->type = std::string(type);
-  id->name = std::string(name);
-  return true;
-}
-
 namespace {
 
-enum class Kind { kReceiver, kProcessor, kExporter, kExtension };
+enum class Kind { kReceiver, kProcessor, kExporter, kExtension, kConnector };
 
 std::string_view KindName(Kind k) {
   switch (k) {
@@ -34,6 +23,8 @@ std::string_view KindName(Kind k) {
       return "exporter";
     case Kind::kExtension:
       return "extension";
+    case Kind::kConnector:
+      return "connector";
   }
   return "";
 }
@@ -48,7 +39,7 @@ YAML::Node Lookup(const YAML::Node& map, const std::string& key) {
   return YAML::Node(YAML::NodeType::Undefined);
 }
 
-void AddError(Diagnostics* diag, const YAML::Node& at, std::string path, std::string message) {
+ConfigError ErrorAt(const YAML::Node& at, std::string path, std::string message) {
   ConfigError e;
   e.path = std::move(path);
   e.message = std::move(message);
@@ -56,7 +47,44 @@ void AddError(Diagnostics* diag, const YAML::Node& at, std::string path, std::st
     e.line = at.Mark().line + 1;
     e.column = at.Mark().column + 1;
   }
-  diag->Add(std::move(e));
+  return e;
+}
+
+void AddError(Diagnostics* diag, const YAML::Node& at, std::string path, std::string message) {
+  diag->Add(ErrorAt(at, std::move(path), std::move(message)));
+}
+
+bool KnownType(Kind kind, const ComponentRegistry& registry, const std::string& type) {
+  switch (kind) {
+    case Kind::kReceiver:
+      return registry.receiver(type) != nullptr;
+    case Kind::kProcessor:
+      return registry.processor(type) != nullptr;
+    case Kind::kExporter:
+      return registry.exporter(type) != nullptr;
+    case Kind::kExtension:
+      return registry.extension(type) != nullptr;
+    case Kind::kConnector:
+      return registry.connector(type) != nullptr;
+  }
+  return false;
+}
+
+std::unique_ptr<ComponentConfig> ParseComponent(Kind kind, const ComponentRegistry& registry,
+                                                const std::string& type, ConfigNode& cfg) {
+  switch (kind) {
+    case Kind::kReceiver:
+      return registry.receiver(type)->ParseConfig(cfg);
+    case Kind::kProcessor:
+      return registry.processor(type)->ParseConfig(cfg);
+    case Kind::kExporter:
+      return registry.exporter(type)->ParseConfig(cfg);
+    case Kind::kExtension:
+      return registry.extension(type)->ParseConfig(cfg);
+    case Kind::kConnector:
+      return registry.connector(type)->ParseConfig(cfg);
+  }
+  return nullptr;
 }
 
 // Parses one top-level section ("receivers", ...) with the factories of its kind.
@@ -73,60 +101,45 @@ void ParseSection(const YAML::Node& root, std::string_view section, Kind kind,
     std::string key = it->first.Scalar();
     std::string path = absl::StrCat(std::string(section), "::", key);
     ComponentId id;
-    if (!ParseComponentId(key, &id)) {
+    if (!ComponentId::Parse(key, &id)) {
       AddError(diag, it->first, path, "invalid component id; expected \"type\" or \"type/name\"");
       continue;
     }
-    ConfigNode cfg(it->second, path, diag);
-    std::unique_ptr<ComponentConfig> parsed;
-    switch (kind) {
-      case Kind::kReceiver:
-        if (auto* f = registry.receiver(id.type)) parsed = f->ParseConfig(cfg);
-        break;
-      case Kind::kProcessor:
-        if (auto* f = registry.processor(id.type)) parsed = f->ParseConfig(cfg);
-        break;
-      case Kind::kExporter:
-        if (auto* f = registry.exporter(id.type)) parsed = f->ParseConfig(cfg);
-        break;
-      case Kind::kExtension:
-        if (auto* f = registry.extension(id.type)) parsed = f->ParseConfig(cfg);
-        break;
-    }
-    if (!parsed) {
-      bool known = (kind == Kind::kReceiver && registry.receiver(id.type)) ||
-                   (kind == Kind::kProcessor && registry.processor(id.type)) ||
-                   (kind == Kind::kExporter && registry.exporter(id.type)) ||
-                   (kind == Kind::kExtension && registry.extension(id.type));
-      if (!known) {
-        AddError(diag, it->first, path,
-                 absl::StrCat("unknown ", std::string(KindName(kind)), " type \"", id.type, "\""));
-      }
+    if (!KnownType(kind, registry, id.type)) {
+      AddError(diag, it->first, path,
+               absl::StrCat("unknown ", std::string(KindName(kind)), " type \"", id.type, "\""));
       continue;
     }
+    ConfigNode cfg(it->second, path, diag);
+    std::unique_ptr<ComponentConfig> parsed = ParseComponent(kind, registry, id.type, cfg);
+    if (!parsed) continue;
     cfg.ReportUnknownKeys();
     (*out)[id] = std::move(parsed);
   }
 }
 
-SignalSet SupportedSignals(Kind kind, const ComponentRegistry& registry, const std::string& type) {
-  switch (kind) {
-    case Kind::kReceiver:
-      return registry.receiver(type)->signals();
-    case Kind::kProcessor:
-      return registry.processor(type)->signals();
-    case Kind::kExporter:
-      return registry.exporter(type)->signals();
-    case Kind::kExtension:
-      return SignalSet::All();
-  }
-  return {};
-}
+// A pipeline's receivers or exporters entry that names a connector, with where it is.
+struct ConnectorUse {
+  ComponentId id;
+  size_t pipeline;  // index into the parsed pipelines
+  ConfigError where;
+};
 
+struct PipelineUses {
+  std::vector<ConnectorUse> as_exporter;
+  std::vector<ConnectorUse> as_receiver;
+};
+
+// Parses a pipeline's receivers/processors/exporters list. Receivers and exporters may
+// name connectors; those are recorded in `uses` for the checks that need every pipeline.
 void ParsePipelineList(ConfigNode& pipeline, std::string_view key, Kind kind, Signal signal,
-                       const std::map<ComponentId, std::unique_ptr<ComponentConfig>>& defined,
+                       size_t pipeline_index, const Config& config,
                        const ComponentRegistry& registry, Diagnostics* diag,
-                       std::vector<ComponentId>* out) {
+                       std::vector<ComponentId>* out, std::vector<ConnectorUse>* uses) {
+  const std::map<ComponentId, std::unique_ptr<ComponentConfig>>& defined =
+      kind == Kind::kReceiver    ? config.receivers
+      : kind == Kind::kProcessor ? config.processors
+                                 : config.exporters;
   std::vector<std::string> names;
   if (!pipeline.Get(key, &names)) return;
   YAML::Node list = Lookup(pipeline.yaml(), std::string(key));
@@ -135,8 +148,17 @@ void ParsePipelineList(ConfigNode& pipeline, std::string_view key, Kind kind, Si
     std::string path = absl::StrCat(pipeline.path(), "::", std::string(key), "[", i, "]");
     YAML::Node at = list[i];
     ComponentId id;
-    if (!ParseComponentId(names[i], &id)) {
+    if (!ComponentId::Parse(names[i], &id)) {
       AddError(diag, at, path, absl::StrCat("invalid component id \"", names[i], "\""));
+      continue;
+    }
+    if (!seen.insert(id).second) {
+      AddError(diag, at, path, absl::StrCat("\"", names[i], "\" is listed twice"));
+      continue;
+    }
+    if (uses != nullptr && config.connectors.count(id) > 0) {
+      uses->push_back(ConnectorUse{id, pipeline_index, ErrorAt(at, path, "")});
+      out->push_back(id);
       continue;
     }
     if (defined.find(id) == defined.end()) {
@@ -145,18 +167,122 @@ void ParsePipelineList(ConfigNode& pipeline, std::string_view key, Kind kind, Si
                             "\" which is not configured"));
       continue;
     }
-    if (!SupportedSignals(kind, registry, id.type).Has(signal)) {
+    SignalSet supported = kind == Kind::kReceiver    ? registry.receiver(id.type)->signals()
+                          : kind == Kind::kProcessor ? registry.processor(id.type)->signals()
+                                                     : registry.exporter(id.type)->signals();
+    if (!supported.Has(signal)) {
       AddError(diag, at, path,
                absl::StrCat(std::string(KindName(kind)), " \"", names[i], "\" does not support ",
                             std::string(SignalName(signal))));
       continue;
     }
-    if (!seen.insert(id).second) {
-      AddError(diag, at, path, absl::StrCat("\"", names[i], "\" is listed twice"));
-      continue;
-    }
     out->push_back(id);
   }
+}
+
+// Connectors: every one used must be used on both sides with a signal pair its factory
+// supports; the pipelines they join must not form a cycle. On success, config->pipelines
+// is put in an order where feeding pipelines come first.
+void CheckConnectors(const ComponentRegistry& registry, const PipelineUses& uses, Diagnostics* diag,
+                     Config* config) {
+  const std::vector<PipelineConfig>& pipelines = config->pipelines;
+  auto signal_of = [&](size_t p) { return pipelines[p].signal; };
+  bool ok = true;
+  for (const ConnectorUse& e : uses.as_exporter) {
+    const ConnectorFactory* f = registry.connector(e.id.type);
+    bool any = false;
+    for (const ConnectorUse& r : uses.as_receiver) {
+      any |= r.id == e.id && f->Supports(signal_of(e.pipeline), signal_of(r.pipeline));
+    }
+    if (!any) {
+      ConfigError err = e.where;
+      err.message = absl::StrCat("connector \"", e.id.ToString(), "\" is used as exporter in ",
+                                 std::string(SignalName(signal_of(e.pipeline))),
+                                 " pipeline but not used in any supported receiver pipeline");
+      diag->Add(std::move(err));
+      ok = false;
+    }
+  }
+  for (const ConnectorUse& r : uses.as_receiver) {
+    const ConnectorFactory* f = registry.connector(r.id.type);
+    bool any = false;
+    for (const ConnectorUse& e : uses.as_exporter) {
+      any |= e.id == r.id && f->Supports(signal_of(e.pipeline), signal_of(r.pipeline));
+    }
+    if (!any) {
+      ConfigError err = r.where;
+      err.message = absl::StrCat("connector \"", r.id.ToString(), "\" is used as receiver in ",
+                                 std::string(SignalName(signal_of(r.pipeline))),
+                                 " pipeline but not used in any supported exporter pipeline");
+      diag->Add(std::move(err));
+      ok = false;
+    }
+  }
+  if (!ok) return;
+
+  // Edges p -> q: a connector exported by p and received by q, for a supported pair.
+  const size_t n = pipelines.size();
+  std::vector<std::vector<std::pair<size_t, const ConnectorUse*>>> edges(n);
+  for (const ConnectorUse& e : uses.as_exporter) {
+    const ConnectorFactory* f = registry.connector(e.id.type);
+    for (const ConnectorUse& r : uses.as_receiver) {
+      if (r.id == e.id && f->Supports(signal_of(e.pipeline), signal_of(r.pipeline))) {
+        edges[e.pipeline].emplace_back(r.pipeline, &e);
+      }
+    }
+  }
+  // Depth-first search; a back edge is a cycle, reported at the connector entry closing it.
+  enum class Mark { kNew, kActive, kDone };
+  std::vector<Mark> mark(n, Mark::kNew);
+  std::vector<size_t> stack;
+  bool cycle = false;
+  std::function<void(size_t)> visit = [&](size_t p) {
+    mark[p] = Mark::kActive;
+    stack.push_back(p);
+    for (const auto& [q, use] : edges[p]) {
+      if (cycle) return;
+      if (mark[q] == Mark::kActive) {
+        std::string path;
+        auto from = std::find(stack.begin(), stack.end(), q);
+        for (auto it = from; it != stack.end(); ++it) {
+          absl::StrAppend(&path, pipelines[*it].id, " -> ");
+        }
+        absl::StrAppend(&path, pipelines[q].id);
+        ConfigError err = use->where;
+        err.message = absl::StrCat("cycle detected: connector \"", use->id.ToString(),
+                                   "\" closes the loop ", path);
+        diag->Add(std::move(err));
+        cycle = true;
+        return;
+      }
+      if (mark[q] == Mark::kNew) visit(q);
+    }
+    stack.pop_back();
+    mark[p] = Mark::kDone;
+  };
+  for (size_t p = 0; p < n && !cycle; ++p) {
+    if (mark[p] == Mark::kNew) visit(p);
+  }
+  if (cycle) return;
+  // Kahn's algorithm, always taking the first ready pipeline in file order, so that
+  // pipelines not joined by connectors keep their order.
+  std::vector<size_t> indegree(n, 0);
+  for (size_t p = 0; p < n; ++p) {
+    for (const auto& [q, use] : edges[p]) ++indegree[q];
+  }
+  std::vector<bool> placed(n, false);
+  std::vector<PipelineConfig> sorted;
+  sorted.reserve(n);
+  for (size_t round = 0; round < n; ++round) {
+    size_t next = n;
+    for (size_t p = 0; p < n && next == n; ++p) {
+      if (!placed[p] && indegree[p] == 0) next = p;
+    }
+    placed[next] = true;
+    for (const auto& [q, use] : edges[next]) --indegree[q];
+    sorted.push_back(std::move(config->pipelines[next]));
+  }
+  config->pipelines = std::move(sorted);
 }
 
 void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Diagnostics* diag,
@@ -173,7 +299,7 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
     for (size_t i = 0; i < ext_names.size(); ++i) {
       ComponentId id;
       std::string path = absl::StrCat("service::extensions[", i, "]");
-      if (!ParseComponentId(ext_names[i], &id) ||
+      if (!ComponentId::Parse(ext_names[i], &id) ||
           config->extensions.find(id) == config->extensions.end()) {
         AddError(
             diag, list[i], path,
@@ -188,8 +314,7 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
   ConfigNode logs = telemetry.Child("logs");
   logs.GetEnum("level", &config->telemetry.log_level,
                {"debug", "info", "warn", "error", "DEBUG", "INFO", "WARN", "ERROR"});
-  std::string encoding;
-  logs.GetEnum("encoding", &encoding, {"console", "json"});
+  logs.GetEnum("encoding", &config->telemetry.log_encoding, {"console", "json"});
   ConfigNode metrics = telemetry.Child("metrics");
   std::string level;
   if (metrics.GetEnum("level", &level, {"none", "basic", "normal", "detailed"})) {
@@ -204,27 +329,31 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
     AddError(diag, Lookup(root, "service"), "service::pipelines",
              "at least one pipeline is required");
   }
+  PipelineUses uses;
   for (const std::string& key : pipelines.Keys()) {
     ConfigNode p = pipelines.Child(key);
     PipelineConfig pc;
     pc.id = key;
-    std::string_view type = std::string_view(key).substr(0, key.find('/'));
-    std::optional<Signal> signal = ParseSignal(type);
-    if (!signal) {
-      pipelines.KeyError(key, absl::StrCat("unknown pipeline signal \"", std::string(type),
-                                           "\"; expected traces, metrics or logs"));
+    const std::string_view type = std::string_view(key).substr(0, key.find('/'));
+    const std::optional<Signal> signal = ParseSignal(type);
+    ComponentId pipeline_id;
+    if (!signal || !ComponentId::Parse(key, &pipeline_id)) {
+      pipelines.KeyError(key, signal ? "invalid pipeline id; expected \"signal\" or \"signal/name\""
+                                     : absl::StrCat("unknown pipeline signal \"", std::string(type),
+                                                    "\"; expected traces, metrics or logs"));
       p.MarkKnown("receivers");
       p.MarkKnown("processors");
       p.MarkKnown("exporters");
       continue;
     }
     pc.signal = *signal;
-    ParsePipelineList(p, "receivers", Kind::kReceiver, pc.signal, config->receivers, registry, diag,
-                      &pc.receivers);
-    ParsePipelineList(p, "processors", Kind::kProcessor, pc.signal, config->processors, registry,
-                      diag, &pc.processors);
-    ParsePipelineList(p, "exporters", Kind::kExporter, pc.signal, config->exporters, registry, diag,
-                      &pc.exporters);
+    const size_t index = config->pipelines.size();
+    ParsePipelineList(p, "receivers", Kind::kReceiver, pc.signal, index, *config, registry, diag,
+                      &pc.receivers, &uses.as_receiver);
+    ParsePipelineList(p, "processors", Kind::kProcessor, pc.signal, index, *config, registry, diag,
+                      &pc.processors, nullptr);
+    ParsePipelineList(p, "exporters", Kind::kExporter, pc.signal, index, *config, registry, diag,
+                      &pc.exporters, &uses.as_exporter);
     for (std::string_view needed : {"receivers", "exporters"}) {
       YAML::Node list = Lookup(p.yaml(), std::string(needed));
       if (!list.IsDefined() || list.IsNull() || (list.IsSequence() && list.size() == 0)) {
@@ -235,6 +364,42 @@ void ParseService(const YAML::Node& root, const ComponentRegistry& registry, Dia
     config->pipelines.push_back(std::move(pc));
   }
   service.ReportUnknownKeys();
+  if (diag->ok()) CheckConnectors(registry, uses, diag, config);
+}
+
+// A component id may not name both a connector and a receiver or exporter: pipelines
+// could not tell which one they mean.
+void CheckConnectorIds(const YAML::Node& root, const Config& config, Diagnostics* diag) {
+  YAML::Node section = Lookup(root, "connectors");
+  for (const auto& [id, cfg] : config.connectors) {
+    const bool receiver = config.receivers.count(id) > 0;
+    const bool exporter = config.exporters.count(id) > 0;
+    if (!receiver && !exporter) continue;
+    YAML::Node at;
+    for (auto it = section.begin(); it != section.end(); ++it) {
+      if (it->first.Scalar() == id.ToString()) at = it->first;
+    }
+    AddError(diag, at, absl::StrCat("connectors::", id.ToString()),
+             absl::StrCat("id conflicts with the ", receiver ? "receiver" : "exporter", " \"",
+                          id.ToString(), "\"; give one of them another name"));
+  }
+}
+
+// Every extension a component names must be one the service starts.
+void CheckExtensionRefs(const Config& config, Diagnostics* diag) {
+  for (const ExtensionRef& ref : diag->extension_refs()) {
+    const bool started =
+        std::find(config.service_extensions.begin(), config.service_extensions.end(), ref.id) !=
+        config.service_extensions.end();
+    if (started) continue;
+    ConfigError err = ref.where;
+    err.message = config.extensions.count(ref.id) > 0
+                      ? absl::StrCat("extension \"", ref.id.ToString(),
+                                     "\" is configured but not enabled in service::extensions")
+                      : absl::StrCat("references extension \"", ref.id.ToString(),
+                                     "\" which is not configured");
+    diag->Add(std::move(err));
+  }
 }
 
 }  // namespace
@@ -267,15 +432,15 @@ std::unique_ptr<Config> ParseConfig(std::string_view yaml_text, const ComponentR
       bool known = false;
       for (std::string_view k : kTopLevel) known |= key == k;
       if (!known) AddError(diag, it->first, key, "unknown key");
-      if (key == "connectors" && !it->second.IsNull() && it->second.size() > 0) {
-        AddError(diag, it->first, key, "connectors are not supported by otlpd");
-      }
     }
     ParseSection(root, "receivers", Kind::kReceiver, registry, diag, &config->receivers);
     ParseSection(root, "processors", Kind::kProcessor, registry, diag, &config->processors);
     ParseSection(root, "exporters", Kind::kExporter, registry, diag, &config->exporters);
     ParseSection(root, "extensions", Kind::kExtension, registry, diag, &config->extensions);
+    ParseSection(root, "connectors", Kind::kConnector, registry, diag, &config->connectors);
+    CheckConnectorIds(root, *config, diag);
     ParseService(root, registry, diag, config.get());
+    CheckExtensionRefs(*config, diag);
   } catch (const YAML::Exception& e) {
     ConfigError err;
     err.message = absl::StrCat("invalid config: ", e.msg);

@@ -2,8 +2,11 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/consumer.h"
 #include "core/metrics.h"
@@ -17,26 +20,14 @@ struct ComponentId {
   std::string ToString() const { return name.empty() ? type : type + "/" + name; }
   bool operator==(const ComponentId&) const = default;
   auto operator<=>(const ComponentId&) const = default;
-};
 
-// What a running component can see of the service around it.
-class Host {
- public:
-  virtual ~Host() = default;
-  virtual MetricsRegistry& metrics() = 0;
-  // True while every pipeline is started and the service is not shutting down.
-  virtual bool Healthy() const = 0;
-};
-
-// Everything a factory gets besides the component's own config.
-struct CreateSettings {
-  ComponentId id;
-  Host* host = nullptr;  // outlives the component
+  // "type" or "type/name"; type is [A-Za-z0-9_]+, name non-empty. False if malformed.
+  static bool Parse(std::string_view text, ComponentId* id);
 };
 
 // Lifecycle shared by all components. The service starts extensions, then exporters,
-// processors and receivers; it shuts them down in the reverse order, so that receivers stop
-// accepting before processors flush and exporters drain.
+// connectors, processors and receivers; it shuts them down in the reverse order, so that
+// receivers stop accepting before processors flush and exporters drain.
 class Component {
  public:
   virtual ~Component() = default;
@@ -52,6 +43,10 @@ class Receiver : public Component {
   // completes those requests, and finally calls Shutdown to close the listeners.
   virtual void StopAccepting(absl::Time deadline) { (void)deadline; }
 };
+
+// Extensions are started first and found by other components through
+// Host::GetExtension; what an extension offers is the interfaces it implements
+// (core/auth.h's authenticators, a storage, ...), checked with GetExtensionAs.
 class Extension : public Component {};
 
 // A processor is the consumer in front of the next one in its pipeline.
@@ -59,5 +54,43 @@ class Processor : public Component, public Consumer {};
 
 // One exporter instance serves every pipeline that names it, so it may see all signals.
 class Exporter : public Component, public Consumer {};
+
+// A connector is the exporter of one pipeline and the receiver of others: it consumes
+// the `from` signal and feeds the pipelines of the `to` signal that list it as a receiver.
+// One instance exists per (from, to) pair in use (as in otelcol).
+class Connector : public Component, public Consumer {};
+
+// What a running component can see of the service around it.
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual MetricsRegistry& metrics() = 0;
+  // True while every pipeline is started and the service is not shutting down.
+  virtual bool Healthy() const = 0;
+  // The extension `id` from service.extensions (created before every other component, so
+  // it can be looked up from a factory's Create or a component's Start).
+  // kNotFound when no such extension runs.
+  virtual absl::StatusOr<Extension*> GetExtension(const ComponentId& id) const = 0;
+};
+
+// The extension `id` as the interface T, e.g. GetExtensionAs<ServerAuthenticator>(...).
+// `what` names T in the error when the extension does not implement it.
+template <class T>
+absl::StatusOr<T*> GetExtensionAs(const Host& host, const ComponentId& id, std::string_view what) {
+  absl::StatusOr<Extension*> ext = host.GetExtension(id);
+  if (!ext.ok()) return ext.status();
+  T* typed = dynamic_cast<T*>(*ext);
+  if (typed == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("extension \"", id.ToString(), "\" is not ", std::string(what)));
+  }
+  return typed;
+}
+
+// Everything a factory gets besides the component's own config.
+struct CreateSettings {
+  ComponentId id;
+  Host* host = nullptr;  // outlives the component
+};
 
 }  // namespace otlpd

@@ -5,8 +5,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "config/config_node.h"
 #include "core/component.h"
+#include "core/config_node.h"
 #include "core/consumer.h"
 #include "core/signal.h"
 
@@ -65,6 +65,21 @@ class ExporterFactory {
   virtual std::unique_ptr<ComponentConfig> ParseConfig(ConfigNode& node) const = 0;
   virtual absl::StatusOr<std::unique_ptr<Exporter>> Create(const CreateSettings& settings,
                                                            const ComponentConfig& config) const = 0;
+};
+
+// A connector joins pipelines: listed among the exporters of pipelines of signal `from`
+// and the receivers of pipelines of signal `to`. The graph creates one instance per
+// (from, to) pair in use; `next` feeds every `to` pipeline that lists it.
+class ConnectorFactory {
+ public:
+  virtual ~ConnectorFactory() = default;
+  virtual std::string_view type() const = 0;
+  virtual bool Supports(Signal from, Signal to) const = 0;
+  virtual std::unique_ptr<ComponentConfig> ParseConfig(ConfigNode& node) const = 0;
+  virtual absl::StatusOr<std::unique_ptr<Connector>> Create(const CreateSettings& settings,
+                                                            const ComponentConfig& config,
+                                                            Signal from, Signal to,
+                                                            ConsumerPtr next) const = 0;
 };
 
 class ExtensionFactory {

@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "config/config_node.h"
+#include "core/config_node.h"
 #include "core/consumer.h"
 #include "core/metrics.h"
 

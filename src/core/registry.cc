@@ -27,6 +27,9 @@ void ComponentRegistry::Register(std::unique_ptr<ExporterFactory> f) {
 void ComponentRegistry::Register(std::unique_ptr<ExtensionFactory> f) {
   Put(extensions_, std::move(f));
 }
+void ComponentRegistry::Register(std::unique_ptr<ConnectorFactory> f) {
+  Put(connectors_, std::move(f));
+}
 
 const ReceiverFactory* ComponentRegistry::receiver(std::string_view t) const {
   return Find(receivers_, t);
@@ -39,6 +42,9 @@ const ExporterFactory* ComponentRegistry::exporter(std::string_view t) const {
 }
 const ExtensionFactory* ComponentRegistry::extension(std::string_view t) const {
   return Find(extensions_, t);
+}
+const ConnectorFactory* ComponentRegistry::connector(std::string_view t) const {
+  return Find(connectors_, t);
 }
 
 }  // namespace otlpd

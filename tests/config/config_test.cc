@@ -206,6 +206,136 @@ TEST(ExpandEnvTest, Forms) {
   EXPECT_EQ(ExpandEnv("${unterminated"), "${unterminated");
 }
 
+constexpr char kConnectorBase[] = R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  nop:
+connectors:
+  forward:
+service:
+  pipelines:
+)";
+
+TEST_F(BuiltinConfigTest, ConnectorJoinsPipelinesInOrder) {
+  std::unique_ptr<Config> config;
+  // The downstream pipeline is listed first; the parsed order puts its feeder first.
+  std::string yaml = std::string(kConnectorBase) + R"(    traces/out:
+      receivers: [forward]
+      exporters: [nop]
+    logs:
+      receivers: [otlp]
+      exporters: [nop]
+    traces/in:
+      receivers: [otlp]
+      exporters: [forward]
+)";
+  ASSERT_EQ(Parse(yaml, registry_, &config), "");
+  ASSERT_EQ(config->pipelines.size(), 3u);
+  EXPECT_EQ(config->pipelines[0].id, "logs");
+  EXPECT_EQ(config->pipelines[1].id, "traces/in");
+  EXPECT_EQ(config->pipelines[2].id, "traces/out");
+  EXPECT_EQ(config->connectors.size(), 1u);
+}
+
+TEST_F(BuiltinConfigTest, ConnectorUsedOnOneSideOnly) {
+  std::string errors = Parse(std::string(kConnectorBase) + R"(    traces:
+      receivers: [otlp]
+      exporters: [forward]
+)",
+                             registry_);
+  EXPECT_NE(errors.find("test.yaml:13:19: service::pipelines::traces::exporters[0]: connector "
+                        "\"forward\" is used as exporter in traces pipeline but not used in any "
+                        "supported receiver pipeline"),
+            std::string::npos)
+      << errors;
+
+  errors = Parse(std::string(kConnectorBase) + R"(    traces:
+      receivers: [otlp]
+      exporters: [forward]
+    logs:
+      receivers: [forward]
+      exporters: [nop]
+)",
+                 registry_);
+  // forward only joins pipelines of the same signal.
+  EXPECT_NE(errors.find("used as exporter in traces pipeline but not used in any supported "
+                        "receiver pipeline"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("test.yaml:15:19: service::pipelines::logs::receivers[0]: connector "
+                        "\"forward\" is used as receiver in logs pipeline but not used in any "
+                        "supported exporter pipeline"),
+            std::string::npos)
+      << errors;
+}
+
+TEST_F(BuiltinConfigTest, ConnectorCycleIsAnError) {
+  std::string errors = Parse(R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  nop:
+connectors:
+  forward:
+  forward/back:
+service:
+  pipelines:
+    traces/a:
+      receivers: [otlp, forward/back]
+      exporters: [forward]
+    traces/b:
+      receivers: [forward]
+      exporters: [nop, forward/back]
+)",
+                             registry_);
+  EXPECT_NE(errors.find("cycle detected: connector \"forward/back\" closes the loop traces/a -> "
+                        "traces/b -> traces/a"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("test.yaml:17:24: service::pipelines::traces/b::exporters[1]"),
+            std::string::npos)
+      << errors;
+}
+
+// A connector type named like an exporter type, to check that ids may not collide.
+class NopConnectorFactory : public ConnectorFactory {
+ public:
+  std::string_view type() const override { return "nop"; }
+  bool Supports(Signal from, Signal to) const override { return from == to; }
+  std::unique_ptr<ComponentConfig> ParseConfig(ConfigNode&) const override {
+    return std::make_unique<ComponentConfig>();
+  }
+  absl::StatusOr<std::unique_ptr<Connector>> Create(const CreateSettings&, const ComponentConfig&,
+                                                    Signal, Signal, ConsumerPtr) const override {
+    return absl::UnimplementedError("config test only parses");
+  }
+};
+
+TEST_F(BuiltinConfigTest, ConnectorIdMustNotCollide) {
+  registry_.Register(std::make_unique<NopConnectorFactory>());
+  std::string errors = Parse(R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  nop:
+connectors:
+  nop:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+)",
+                             registry_);
+  EXPECT_NE(errors.find("test.yaml:8:3: connectors::nop: id conflicts with the exporter \"nop\""),
+            std::string::npos)
+      << errors;
+}
+
 // A component that only handles traces, to check pipeline signal validation.
 class TracesOnlyExporterFactory : public ExporterFactory {
  public:

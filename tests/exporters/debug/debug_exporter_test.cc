@@ -11,12 +11,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "config/config_node.h"
+#include "core/config_node.h"
 #include "core/metrics.h"
 #include "core/otlp_json.h"
 #include "exporters/debug/config.h"
 #include "exporters/debug/factory.h"
 #include "testing/otlp_data.h"
+#include "testing/test_host.h"
 
 namespace otlpd {
 namespace {
@@ -42,15 +43,7 @@ class CapturedLog {
   std::shared_ptr<spdlog::logger> previous_;
 };
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return registry; }
-  bool Healthy() const override { return true; }
-  uint64_t Counter(const std::string& name) {
-    return registry.GetCounter(name, {{"exporter", "debug"}})->value();
-  }
-  MetricsRegistry registry;
-};
+using otlpd::testing::TestHost;
 
 std::unique_ptr<Exporter> MakeExporter(const std::string& yaml, Host* host = nullptr) {
   Diagnostics diag;
@@ -101,10 +94,10 @@ TEST(DebugExporterTest, BasicLogsOneSummaryLinePerRequest) {
   EXPECT_EQ(lines[2],
             "info|Logs\t{\"otelcol.component.id\": \"debug\", \"resource logs\": 1, "
             "\"log records\": 4}");
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), 10u);
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points"), CountItems(metrics));
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records"), 4u);
-  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans"), 0u);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "debug"), 10u);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points", "debug"), CountItems(metrics));
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records", "debug"), 4u);
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans", "debug"), 0u);
 }
 
 TEST(DebugExporterTest, NormalLogsALinePerItem) {
@@ -173,7 +166,7 @@ TEST(DebugExporterTest, SamplesAfterTheInitialRequestsOfASecond) {
   // Requests 1, 2, then every third: 5, 8, 11.
   EXPECT_EQ(lines.size(), 5u) << log.text();
   // Sampled out or not, every request was handled: all count as sent.
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), 11 * data->ItemCount());
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "debug"), 11 * data->ItemCount());
 }
 
 TEST(DebugExporterTest, ConfigValidation) {

@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "config/config_node.h"
 #include "core/compression.h"
+#include "core/config_node.h"
 #include "core/metrics.h"
 #include "core/otlp_json.h"
 #include "exporters/file/config.h"
@@ -23,6 +23,7 @@
 #include "exporters/file/rotating_file.h"
 #include "testing/otlp_data.h"
 #include "testing/temp_dir.h"
+#include "testing/test_host.h"
 
 namespace otlpd {
 namespace {
@@ -38,15 +39,7 @@ std::unique_ptr<ComponentConfig> Parse(const std::string& yaml, Diagnostics* dia
   return config;
 }
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return registry; }
-  bool Healthy() const override { return true; }
-  uint64_t Counter(const std::string& name) {
-    return registry.GetCounter(name, {{"exporter", "file"}})->value();
-  }
-  MetricsRegistry registry;
-};
+using otlpd::testing::TestHost;
 
 std::unique_ptr<Exporter> MakeExporter(const std::string& yaml, Host* host = nullptr) {
   Diagnostics diag;
@@ -123,15 +116,15 @@ TEST(FileExporterTest, WritesOneDecodableLinePerRequestForEverySignal) {
   EXPECT_EQ(testing::ProtoDiff(metrics, metrics_back), "");
   EXPECT_EQ(testing::ProtoDiff(logs, logs_back), "");
   // otelcol's exporter self-metrics count the items written.
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), CountItems(traces));
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points"), CountItems(metrics));
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records"), CountItems(logs));
-  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_log_records"), 0u);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "file"), CountItems(traces));
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points", "file"), CountItems(metrics));
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records", "file"), CountItems(logs));
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_log_records", "file"), 0u);
   exporter->Shutdown(absl::Now() + absl::Seconds(5));
   // After shutdown requests fail instead of vanishing, and are counted as failed.
   EXPECT_FALSE(Export(*exporter, Wrap(Signal::kLogs, logs)).ok());
-  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_log_records"), CountItems(logs));
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records"), CountItems(logs));
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_log_records", "file"), CountItems(logs));
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records", "file"), CountItems(logs));
 }
 
 TEST(FileExporterTest, TruncatesUnlessAppend) {
@@ -267,8 +260,9 @@ TEST(FileExporterTest, ConcurrentWritersProduceIntactLines) {
   std::vector<std::string> lines = Lines(testing::ReadFileOrEmpty(path));
   ASSERT_EQ(lines.size(), static_cast<size_t>(kThreads * kPerThread));
   EXPECT_EQ(CountSpansInLines(lines), kThreads * kPerThread * 7);
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), uint64_t{kThreads * kPerThread * 7});
-  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans"), 0u);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "file"),
+            uint64_t{kThreads * kPerThread * 7});
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans", "file"), 0u);
 }
 
 TEST(FileExporterTest, RemovesBackupsOlderThanMaxDays) {

@@ -6,23 +6,16 @@
 #include <thread>
 #include <vector>
 
-#include "config/config_node.h"
+#include "core/config_node.h"
 #include "core/metrics.h"
 #include "exporters/nop/factory.h"
 #include "testing/otlp_data.h"
+#include "testing/test_host.h"
 
 namespace otlpd {
 namespace {
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return registry; }
-  bool Healthy() const override { return true; }
-  uint64_t Counter(const std::string& name) {
-    return registry.GetCounter(name, {{"exporter", "nop"}})->value();
-  }
-  MetricsRegistry registry;
-};
+using otlpd::testing::TestHost;
 
 std::unique_ptr<Exporter> MakeExporter(const std::string& yaml, Diagnostics* diag,
                                        Host* host = nullptr) {
@@ -74,10 +67,10 @@ TEST(NopExporterTest, AcceptsEverySignalAtOnceAndKeepsNothing) {
     EXPECT_TRUE(weak.expired());
   }
   // Discarded counts as sent, as in otelcol.
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), items[0]);
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points"), items[1]);
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records"), items[2]);
-  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans"), 0u);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "nop"), items[0]);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_metric_points", "nop"), items[1]);
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_log_records", "nop"), items[2]);
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans", "nop"), 0u);
   exporter->Shutdown(absl::Now());
 }
 
@@ -102,7 +95,7 @@ TEST(NopExporterTest, ConcurrentUse) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 4000);
   EXPECT_EQ(shared.use_count(), 1);
-  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans"), 4000 * shared->ItemCount());
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "nop"), 4000 * shared->ItemCount());
 }
 
 TEST(NopExporterTest, RejectsAnyKey) {

@@ -30,6 +30,7 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "testing/ports.h"
 #include "testing/temp_dir.h"
+#include "testing/test_host.h"
 #include "testing/wait.h"
 
 namespace otlpd {
@@ -41,17 +42,7 @@ namespace logs_v1 = opentelemetry::proto::collector::logs::v1;
 
 using ::otlpd::testing::WaitUntil;
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return metrics_; }
-  bool Healthy() const override { return true; }
-  uint64_t Counter(const std::string& name, const std::string& exporter) {
-    return metrics_.GetCounter(name, {{"exporter", exporter}})->value();
-  }
-
- private:
-  MetricsRegistry metrics_;
-};
+using otlpd::testing::TestHost;
 
 // --- the upstream: a real OTLP/gRPC server ------------------------------------------
 

@@ -21,6 +21,7 @@
 #include "exporters/otlphttp/factory.h"
 #include "google/rpc/status.pb.h"
 #include "testing/ports.h"
+#include "testing/test_host.h"
 #include "testing/wait.h"
 
 namespace otlpd {
@@ -28,17 +29,7 @@ namespace {
 
 using ::otlpd::testing::WaitUntil;
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return metrics_; }
-  bool Healthy() const override { return true; }
-  uint64_t Counter(const std::string& name, const std::string& exporter) {
-    return metrics_.GetCounter(name, {{"exporter", exporter}})->value();
-  }
-
- private:
-  MetricsRegistry metrics_;
-};
+using otlpd::testing::TestHost;
 
 // --- the upstream: a real HTTP server ----------------------------------------------
 

@@ -9,23 +9,18 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "config/config_node.h"
 #include "core/component.h"
+#include "core/config_node.h"
 #include "core/metrics.h"
 #include "extensions/health_check/config.h"
 #include "extensions/health_check/factory.h"
 #include "extensions/health_check/health_check_extension.h"
+#include "testing/test_host.h"
 
 namespace otlpd {
 namespace {
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return registry; }
-  bool Healthy() const override { return healthy.load(); }
-  MetricsRegistry registry;
-  std::atomic<bool> healthy{true};
-};
+using otlpd::testing::TestHost;
 
 struct CurlResult {
   int status = 0;

@@ -11,13 +11,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "config/config_node.h"
 #include "core/component.h"
+#include "core/config_node.h"
 #include "core/metrics.h"
 #include "processors/batch/batch_builder.h"
 #include "processors/batch/config.h"
 #include "processors/batch/factory.h"
 #include "testing/otlp_data.h"
+#include "testing/test_host.h"
 #include "testing/wait.h"
 
 namespace otlpd {
@@ -27,12 +28,7 @@ using opentelemetry::proto::metrics::v1::Metric;
 using testing::SampleOptions;
 using testing::WaitUntil;
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return registry; }
-  bool Healthy() const override { return true; }
-  MetricsRegistry registry;
-};
+using otlpd::testing::TestHost;
 
 // A downstream consumer that records what it gets. By default it completes each request at
 // once with the next status of `script` (OK when the script is used up); with hold() it

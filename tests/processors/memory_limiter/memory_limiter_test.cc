@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "config/config_node.h"
 #include "core/component.h"
+#include "core/config_node.h"
 #include "core/metrics.h"
 #include "core/status.h"
 #include "processors/memory_limiter/config.h"
@@ -21,6 +21,7 @@
 #include "processors/memory_limiter/memory_limiter_processor.h"
 #include "testing/otlp_data.h"
 #include "testing/temp_dir.h"
+#include "testing/test_host.h"
 #include "testing/wait.h"
 
 namespace otlpd {
@@ -28,12 +29,7 @@ namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return registry; }
-  bool Healthy() const override { return true; }
-  MetricsRegistry registry;
-};
+using otlpd::testing::TestHost;
 
 // Records requests; completes them at once unless holding.
 class Sink : public Consumer {

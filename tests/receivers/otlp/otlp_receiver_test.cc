@@ -19,8 +19,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "config/config_node.h"
 #include "core/compression.h"
+#include "core/config_node.h"
 #include "core/metrics.h"
 #include "core/otlp_json.h"
 #include "core/status.h"
@@ -31,6 +31,7 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "receivers/otlp/config.h"
 #include "receivers/otlp/factory.h"
+#include "testing/test_host.h"
 #include "testing/wait.h"
 
 namespace otlpd {
@@ -45,14 +46,7 @@ using opentelemetry::proto::collector::trace::v1::TraceService;
 
 // --- test doubles that are real implementations ---------------------------------------
 
-class TestHost : public Host {
- public:
-  MetricsRegistry& metrics() override { return registry_; }
-  bool Healthy() const override { return true; }
-
- private:
-  MetricsRegistry registry_;
-};
+using otlpd::testing::TestHost;
 
 // A consumer that keeps what it gets and answers as told: OK or an error, at once, after a
 // delay (from another thread), or only when released.

@@ -1,4 +1,4 @@
-#include "config/config_node.h"
+#include "core/config_node.h"
 
 #include <cstdlib>
 #include <optional>
@@ -217,6 +217,28 @@ bool ConfigNode::Get(std::string_view key, std::vector<std::pair<std::string, st
   }
   if (ok) *out = std::move(values);
   return ok;
+}
+
+bool ConfigNode::GetExtensionRef(std::string_view key, ComponentId* out) {
+  std::string text;
+  if (!Get(key, &text)) return false;
+  ComponentId id;
+  if (!ComponentId::Parse(text, &id)) {
+    Error(key,
+          absl::StrCat("invalid extension id \"", text, "\"; expected \"type\" or \"type/name\""));
+    return false;
+  }
+  ExtensionRef ref;
+  ref.id = id;
+  ref.where.path = KeyPath(key);
+  YAML::Node n = Lookup(key);
+  if (n.IsDefined() && n.Mark().line >= 0) {
+    ref.where.line = n.Mark().line + 1;
+    ref.where.column = n.Mark().column + 1;
+  }
+  state_->diag->AddExtensionRef(std::move(ref));
+  *out = std::move(id);
+  return true;
 }
 
 bool ConfigNode::GetDuration(std::string_view key, absl::Duration* out) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/component.h"
 
 namespace otlpd {
 
@@ -19,6 +20,13 @@ struct ConfigError {
   int line = 0;      // 1-based; 0 when unknown
   int column = 0;
   std::string message;
+};
+
+// A component's reference to an extension (auth::authenticator, sending_queue::storage,
+// ...), checked against service::extensions once the whole config is read.
+struct ExtensionRef {
+  ComponentId id;
+  ConfigError where;  // path, line and column of the reference; message unused
 };
 
 // Collects every error of a config (validation reports them all, not just the first).
@@ -31,9 +39,13 @@ class Diagnostics {
   // "FILE:LINE:COL: PATH: MESSAGE", one per line.
   std::string Format() const;
 
+  void AddExtensionRef(ExtensionRef ref) { extension_refs_.push_back(std::move(ref)); }
+  const std::vector<ExtensionRef>& extension_refs() const { return extension_refs_; }
+
  private:
   std::string file_;
   std::vector<ConfigError> errors_;
+  std::vector<ExtensionRef> extension_refs_;
 };
 
 // A typed, error-collecting view of one YAML map in the config, used by component
@@ -74,6 +86,9 @@ class ConfigNode {
                std::initializer_list<std::string_view> allowed);
   // Map of string to string (e.g. headers).
   bool Get(std::string_view key, std::vector<std::pair<std::string, std::string>>* out);
+  // The id of an extension this component uses ("bearertokenauth", "file_storage/q").
+  // Recorded in the diagnostics, so that one missing from service::extensions is an error.
+  bool GetExtensionRef(std::string_view key, ComponentId* out);
 
   // Nested map; an absent key gives an undefined node whose getters find nothing.
   // `present` (optional) tells whether the key exists even when its value is null

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+
+#include "core/component.h"
+#include "core/metrics.h"
+
+namespace otlpd {
+
+// The Host every component of a running service sees: the self-metrics registry, the
+// service's health, and the extensions listed in service::extensions.
+class ServiceHost final : public Host {
+ public:
+  MetricsRegistry& metrics() override { return metrics_; }
+  bool Healthy() const override { return running_.load(std::memory_order_relaxed); }
+  absl::StatusOr<Extension*> GetExtension(const ComponentId& id) const override;
+
+  // Only while the graph is built, before anything runs.
+  void AddExtension(const ComponentId& id, std::shared_ptr<Extension> extension);
+  void SetRunning(bool running) { running_.store(running, std::memory_order_relaxed); }
+
+ private:
+  MetricsRegistry metrics_;
+  std::map<ComponentId, std::shared_ptr<Extension>> extensions_;
+  std::atomic<bool> running_{false};
+};
+
+}  // namespace otlpd
