@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "otlpd/options.pb.h"
 #include "simdjson.h"
 
 namespace otlpd {
@@ -31,14 +32,17 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 // Messages nested deeper than this (AnyValue inside arrays inside kvlists ...) are refused:
-// the decoder recurses once per message.
-constexpr int kMaxDepth = 128;
+// the decoder recurses once per message. Below protobuf's default recursion limit (100),
+// so that whatever is accepted here can be encoded and parsed again by any protobuf peer.
+constexpr int kMaxDepth = 99;
 
 // A parser keeps buffers sized for the largest document it has seen; beyond this it is
 // replaced after use so that one huge request does not pin memory in every thread.
 constexpr size_t kMaxRetainedParserCapacity = 16 << 20;
 
-enum class BytesFormat { kBase64, kHex };
+// How a bytes field is written in JSON: base64 (OTLP bytes), lowercase hex (ids), or as a
+// JSON string (text fields OTLP declares `string`; see proto/otlpd/options.proto).
+enum class BytesFormat { kBase64, kHex, kText };
 enum class WellKnown { kNone, kAny, kDuration };
 
 struct MessageInfo;
@@ -118,6 +122,7 @@ class InfoRegistry {
       f.json_name = field->json_name();
       f.key = absl::StrCat("\"", field->json_name(), "\":");
       if (IsIdField(field)) f.bytes_format = BytesFormat::kHex;
+      if (field->options().GetExtension(otlpd::text)) f.bytes_format = BytesFormat::kText;
       if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
         f.message = BuildLocked(field->message_type());
       }
@@ -368,6 +373,10 @@ const char* ReadEnum(element json, const pb::EnumDescriptor* type, int* out) {
 const char* ReadBytes(element json, BytesFormat format, std::string* out) {
   if (json.type() != element_type::STRING) return "a string";
   std::string_view s = json.get_string().value_unsafe();
+  if (format == BytesFormat::kText) {
+    out->assign(s.data(), s.size());
+    return nullptr;
+  }
   if (format == BytesFormat::kHex) {
     *out = DecodeHexId(s);
     return nullptr;
@@ -639,14 +648,48 @@ class Decoder {
 
 // --- encoder -------------------------------------------------------------------------
 
+// Bytes that cannot be copied as they are: control characters, '"', '\\', and every
+// byte >= 0x80 (checked as UTF-8).
 constexpr std::array<bool, 256> kNeedsEscape = [] {
   std::array<bool, 256> table{};
   for (int c = 0; c < 0x20; ++c) table[c] = true;
   table['"'] = true;
   table['\\'] = true;
+  for (int c = 0x80; c < 0x100; ++c) table[c] = true;
   return table;
 }();
 
+// Length of the well-formed UTF-8 sequence at s[i] (2 to 4), or 0 if it is not one
+// (a stray continuation byte, a truncated or overlong sequence, a surrogate, > U+10FFFF).
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // > U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// A JSON string of `s`. Text fields keep whatever bytes a client sent; a byte that is not
+// part of well-formed UTF-8 is written as U+FFFD (as Go's encoding/json does), so the
+// output is always valid JSON.
 void AppendQuoted(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
@@ -654,6 +697,17 @@ void AppendQuoted(std::string_view s, std::string* out) {
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (!kNeedsEscape[c]) continue;
+    if (c >= 0x80) {
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n > 0) {
+        i += n - 1;  // well-formed: copied with the run around it
+        continue;
+      }
+      out->append(s.data() + start, i - start);
+      start = i + 1;
+      out->append("\xEF\xBF\xBD");
+      continue;
+    }
     out->append(s.data() + start, i - start);
     start = i + 1;
     switch (c) {
@@ -823,7 +877,7 @@ class Encoder {
         const std::string& value = repeated
                                        ? r->GetRepeatedStringReference(message, fd, index, &scratch)
                                        : r->GetStringReference(message, fd, &scratch);
-        if (fd->type() != FieldDescriptor::TYPE_BYTES) {
+        if (fd->type() != FieldDescriptor::TYPE_BYTES || field.bytes_format == BytesFormat::kText) {
           AppendQuoted(value, &out_);
         } else if (field.bytes_format == BytesFormat::kHex) {
           AppendHex(value, &out_);

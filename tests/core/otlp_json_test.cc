@@ -516,11 +516,24 @@ std::string NestedArraysJson(int levels) {
 
 TEST(OtlpJsonDecodeTest, DeepNestingIsRefusedNotCrashing) {
   TracesRequest decoded;
-  absl::Status status = DecodeOtlpJson(NestedArraysJson(50), &decoded);
+  absl::Status status = DecodeOtlpJson(NestedArraysJson(45), &decoded);
   ASSERT_TRUE(status.ok()) << status;
   const common::AnyValue* value = &decoded.resource_spans(0).resource().attributes(0).value();
-  for (int i = 0; i < 50; ++i) value = &value->array_value().values(0);
+  for (int i = 0; i < 45; ++i) value = &value->array_value().values(0);
   EXPECT_EQ(value->int_value(), 1);
+
+  // Whatever depth is accepted can be sent on as protobuf and parsed by a protobuf peer
+  // (default recursion limit 100); the limit sits between 45 and 50 array levels.
+  int accepted = 0;
+  for (int levels = 45; levels <= 50; ++levels) {
+    TracesRequest nested;
+    if (!DecodeOtlpJson(NestedArraysJson(levels), &nested).ok()) continue;
+    ++accepted;
+    TracesRequest reparsed;
+    EXPECT_TRUE(reparsed.ParseFromString(nested.SerializeAsString())) << levels << " levels";
+  }
+  EXPECT_GT(accepted, 0);
+  EXPECT_LT(accepted, 6);
 
   // Within the JSON parser's depth limit but beyond ours.
   EXPECT_EQ(DecodeOtlpJson(NestedArraysJson(200), &decoded).code(),
@@ -602,6 +615,38 @@ TEST(OtlpJsonEncodeTest, KnownTracesMessageExactly) {
   TracesRequest decoded;
   ASSERT_TRUE(DecodeOtlpJson(expected, &decoded).ok());
   EXPECT_TRUE(ProtoEquals(request, decoded));
+}
+
+// Text fields keep the bytes a client sent, even when they are not UTF-8 (OTLP says
+// `string`, otelcol accepts them anyway); JSON output stays valid by writing U+FFFD for
+// each byte that is not part of well-formed UTF-8.
+TEST(OtlpJsonEncodeTest, InvalidUtf8InTextBecomesReplacementCharacter) {
+  TracesRequest request;
+  trace::Span* span = request.add_resource_spans()->add_scope_spans()->add_spans();
+  span->set_name(std::string("ok \xc3\xa9 bad \xff\xfe trunc \xe2\x82 sur \xed\xa0\x80 end", 33));
+  common::KeyValue* kv = span->add_attributes();
+  kv->set_key(std::string("k\xc0\xaf", 3));  // overlong '/'
+  kv->mutable_value()->set_string_value(std::string("\xf4\x90\x80\x80 \xf0\x9f\x98\x80", 9));
+
+  // Protobuf keeps the bytes as they are.
+  TracesRequest reparsed;
+  ASSERT_TRUE(reparsed.ParseFromString(request.SerializeAsString()));
+  EXPECT_EQ(reparsed.resource_spans(0).scope_spans(0).spans(0).name(), span->name());
+
+  const std::string json = EncodeOtlpJson(request);
+  const std::string r = "\xef\xbf\xbd";
+  EXPECT_NE(json.find("\"name\":\"ok \xc3\xa9 bad " + r + r + " trunc " + r + r + " sur " + r + r +
+                      r + " end\""),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"key\":\"k" + r + r + "\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"stringValue\":\"" + r + r + r + r + " \xf0\x9f\x98\x80\""),
+            std::string::npos)
+      << json;
+  // Valid JSON (the decoder checks UTF-8), and the replacement characters read back.
+  TracesRequest decoded;
+  ASSERT_TRUE(DecodeOtlpJson(json, &decoded).ok()) << json;
+  EXPECT_EQ(decoded.resource_spans(0).scope_spans(0).spans(0).attributes(0).key(), "k" + r + r);
 }
 
 TEST(OtlpJsonEncodeTest, EmptyMessages) {

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/status.h"
-#include "receivers/otlp/id_validation.h"
+#include "core/id_validation.h"
 
 namespace otlpd {
 

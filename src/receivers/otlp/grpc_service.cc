@@ -16,7 +16,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
-#include "receivers/otlp/id_validation.h"
+#include "core/id_validation.h"
 
 namespace otlpd {
 

@@ -10,7 +10,7 @@
 #include "core/otlp_json.h"
 #include "core/status.h"
 #include "google/rpc/status.pb.h"
-#include "receivers/otlp/id_validation.h"
+#include "core/id_validation.h"
 
 namespace otlpd {
 

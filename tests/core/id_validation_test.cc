@@ -1,4 +1,4 @@
-#include "receivers/otlp/id_validation.h"
+#include "core/id_validation.h"
 
 #include <gtest/gtest.h>
 
