@@ -12,7 +12,7 @@
 #include "absl/time/time.h"
 #include "core/component.h"
 #include "core/metrics.h"
-#include "processors/batch/batch_builder.h"
+#include "core/batch_builder.h"
 #include "processors/batch/config.h"
 
 namespace otlpd {

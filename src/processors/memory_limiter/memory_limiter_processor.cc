@@ -78,8 +78,8 @@ void MemoryLimiterProcessor::Shutdown(absl::Time /*deadline*/) {
 
 int64_t MemoryLimiterProcessor::EstimateSize(const Telemetry& data) {
   // Data built in memory has no wire size: measure it.
-  return data.wire_size() > 0 ? static_cast<int64_t>(data.wire_size()) * kDecodedPerWireByte
-                              : static_cast<int64_t>(data.message().SpaceUsedLong());
+  return data.has_wire() ? static_cast<int64_t>(data.ByteSize()) * kDecodedPerWireByte
+                         : static_cast<int64_t>(data.message().SpaceUsedLong());
 }
 
 uint64_t MemoryLimiterProcessor::RecheckUsage() {

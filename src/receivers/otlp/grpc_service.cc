@@ -235,7 +235,6 @@ grpc::ServerUnaryReactor* OtlpGrpcServer::Export(Signal signal,
                                  "cannot decode the request as an OTLP protobuf message"));
     return reactor;
   }
-  data->set_wire_size(wire_size);
   auto call = std::make_shared<GrpcCall>(signal, reactor, response);
   if (!pending_->Add(call)) {
     reactor->Finish(ToGrpcStatus(RetryableError(absl::StatusCode::kUnavailable,

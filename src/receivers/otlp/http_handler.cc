@@ -209,7 +209,6 @@ void OtlpHttpHandler::Handle(HttpRequest&& request, HttpRespond respond) const {
           StatusResponse(400, encoding, absl::StatusCode::kInvalidArgument,
                          "cannot decode the request body as an OTLP protobuf message"));
     }
-    data->set_wire_size(body.size());
   } else {
     absl::Status decoded = DecodeOtlpJson(body, data->mutable_message());
     if (!decoded.ok()) {

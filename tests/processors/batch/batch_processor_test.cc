@@ -14,7 +14,7 @@
 #include "core/component.h"
 #include "core/config_node.h"
 #include "core/metrics.h"
-#include "processors/batch/batch_builder.h"
+#include "core/batch_builder.h"
 #include "processors/batch/config.h"
 #include "processors/batch/factory.h"
 #include "testing/otlp_data.h"

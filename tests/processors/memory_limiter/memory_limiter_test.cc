@@ -96,6 +96,20 @@ TelemetryPtr Traces(uint64_t seed = 1) {
   return t;
 }
 
+// `request` as a receiver hands it on: its encoding, decoded only if someone asks.
+TelemetryPtr Encoded(const TracesRequest& request) {
+  return Telemetry::FromWire(Signal::kTraces, absl::Cord(request.SerializeAsString()),
+                             CountItems(request));
+}
+
+// A request of about `bytes` on the wire (one span with a long name).
+TelemetryPtr EncodedOfSize(size_t bytes) {
+  TracesRequest request = testing::MakeTraces({.seed = 1});
+  request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->set_name(
+      std::string(bytes, 'x'));
+  return Encoded(request);
+}
+
 struct Fixture {
   explicit Fixture(const std::string& yaml) {
     Diagnostics diag;
@@ -251,12 +265,12 @@ TEST(MemoryLimiterTest, DataInFlightCountsTowardsTheLimit) {
   Fixture f(absl::StrCat("check_interval: 1s\nlimit_mib: ", limit_mib, "\nspike_limit_mib: 2"));
   f.sink->hold();
   absl::Status first = absl::UnknownError("pending");
-  TelemetryPtr big = Traces(1);
-  // Claims 20 MiB on the wire: about 60 MiB once decoded.
-  std::const_pointer_cast<Telemetry>(big)->set_wire_size(20 * kMiB);
+  // 20 MiB on the wire: estimated at 60 MiB, what it takes once decoded.
+  TelemetryPtr big = EncodedOfSize(20 * kMiB);
+  const int64_t estimate = 3 * static_cast<int64_t>(big->ByteSize());
   f.processor->Consume(big, [&](absl::Status s) { first = s; });
   EXPECT_EQ(f.sink->received_count(), 1u);
-  EXPECT_EQ(f.processor->in_flight_bytes(), static_cast<int64_t>(60 * kMiB));
+  EXPECT_EQ(f.processor->in_flight_bytes(), estimate);
 
   absl::Status second = f.Send(Traces(2));
   EXPECT_EQ(second.code(), absl::StatusCode::kUnavailable) << second;
@@ -287,12 +301,9 @@ TEST(MemoryLimiterTest, BoundsWhatItLetsInBetweenChecks) {
   absl::Status refusal;
   std::string trace;  // RSS after each request, for the failure message
   for (int sent = 0; sent < 150; ++sent) {
-    auto data = std::make_shared<Telemetry>(Signal::kTraces);
-    data->mutable_traces()->CopyFrom(request);  // really resident: the copy writes it
-    // As received: estimated at 3x the wire size, above what it really takes with any
-    // allocator, so that only the admission logic decides how far RSS overshoots.
-    data->set_wire_size(request.ByteSizeLong());
-    absl::Status s = f.Send(std::move(data));
+    // As received: a fresh encoding (really resident), estimated at 3x its size, above
+    // what it really takes, so that only the admission logic decides how far RSS overshoots.
+    absl::Status s = f.Send(Encoded(request));
     absl::StrAppend(&trace, " ", *ReadProcessRss() / kMiB);
     if (!s.ok()) {
       refusal = s;
@@ -329,8 +340,7 @@ TEST(MemoryLimiterTest, PipelinesShareTheAccount) {
   Fixture traces_pipeline(yaml);
   Fixture logs_pipeline(yaml);
   traces_pipeline.sink->hold();
-  TelemetryPtr big = Traces(1);
-  std::const_pointer_cast<Telemetry>(big)->set_wire_size(20 * kMiB);  // ~60 MiB decoded
+  TelemetryPtr big = EncodedOfSize(20 * kMiB);  // ~60 MiB once decoded
   absl::Status held = absl::UnknownError("pending");
   traces_pipeline.processor->Consume(big, [&](absl::Status s) { held = s; });
   ASSERT_EQ(traces_pipeline.sink->received_count(), 1u);

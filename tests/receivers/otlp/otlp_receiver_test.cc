@@ -516,7 +516,7 @@ TEST_F(OtlpReceiverTest, GrpcAllSignals) {
   EXPECT_EQ(received[0]->signal(), Signal::kTraces);
   EXPECT_EQ(received[0]->ItemCount(), 100u);
   EXPECT_EQ(received[0]->traces().resource_spans(0).scope_spans(0).spans(42).name(), "span-42");
-  EXPECT_EQ(received[0]->wire_size(), MakeTraces(100).ByteSizeLong());
+  EXPECT_EQ(received[0]->ByteSize(), MakeTraces(100).ByteSizeLong());
   EXPECT_EQ(received[1]->signal(), Signal::kMetrics);
   EXPECT_EQ(received[1]->ItemCount(), 7u);
   EXPECT_EQ(received[2]->signal(), Signal::kLogs);
@@ -723,7 +723,7 @@ TEST_F(OtlpReceiverTest, HttpProtobufAllSignals) {
   auto received = sink_->received();
   ASSERT_EQ(received.size(), 3u);
   EXPECT_EQ(received[0]->ItemCount(), 100u);
-  EXPECT_EQ(received[0]->wire_size(), MakeTraces(100).ByteSizeLong());
+  EXPECT_EQ(received[0]->ByteSize(), MakeTraces(100).ByteSizeLong());
   EXPECT_EQ(received[1]->signal(), Signal::kMetrics);
   EXPECT_EQ(received[1]->ItemCount(), 3u);
   EXPECT_EQ(received[2]->signal(), Signal::kLogs);

@@ -1,4 +1,4 @@
-#include "processors/batch/batch_builder.h"
+#include "core/batch_builder.h"
 
 #include <google/protobuf/arena.h>
 #include <google/protobuf/repeated_ptr_field.h>
@@ -223,46 +223,47 @@ void AppendRange(const MetricsRequest& src, size_t begin, size_t end, size_t tot
                  CountResourceMetrics, part_resource);
 }
 
-// The batch and the requests whose messages it points into, freed together.
-struct SharedBatch {
-  explicit SharedBatch(Signal signal) : telemetry(signal) {}
-  Telemetry telemetry;
-  std::vector<TelemetryPtr> sources;
-};
-
 }  // namespace
 
 TelemetryPtr BuildBatch(Signal signal, const std::vector<ItemRange>& ranges) {
   if (ranges.size() == 1 && ranges[0].begin == 0 && ranges[0].end == ranges[0].total) {
     return ranges[0].data;
   }
-  auto batch = std::make_shared<SharedBatch>(signal);
-  batch->sources.reserve(ranges.size());
-  Telemetry& out = batch->telemetry;
-  Arena* arena = out.arena();
-  double wire_size = 0;
+  size_t items = 0;
+  bool whole_encoded = true;
+  for (const ItemRange& r : ranges) {
+    items += r.end - r.begin;
+    whole_encoded &= r.begin == 0 && r.end == r.total && r.data->has_wire();
+  }
+  if (whole_encoded) {
+    // An Export*ServiceRequest is one repeated field, so the concatenation of encoded
+    // requests is the encoding of their merge: no decoding, no copying.
+    absl::Cord wire;
+    for (const ItemRange& r : ranges) wire.Append(r.data->wire());
+    std::shared_ptr<Telemetry> batch = Telemetry::FromWire(signal, std::move(wire), items);
+    if (!ranges.empty()) batch->set_metadata(ranges.front().data->metadata());
+    return batch;
+  }
+  auto batch = std::make_shared<Telemetry>(signal);
+  Arena* arena = batch->arena();
   for (const ItemRange& r : ranges) {
     const Telemetry& src = *r.data;
     switch (signal) {
       case Signal::kTraces:
-        AppendRange(src.traces(), r.begin, r.end, r.total, out.mutable_traces(), arena);
+        AppendRange(src.traces(), r.begin, r.end, r.total, batch->mutable_traces(), arena);
         break;
       case Signal::kMetrics:
-        AppendRange(src.metrics(), r.begin, r.end, r.total, out.mutable_metrics(), arena);
+        AppendRange(src.metrics(), r.begin, r.end, r.total, batch->mutable_metrics(), arena);
         break;
       case Signal::kLogs:
-        AppendRange(src.logs(), r.begin, r.end, r.total, out.mutable_logs(), arena);
+        AppendRange(src.logs(), r.begin, r.end, r.total, batch->mutable_logs(), arena);
         break;
     }
-    // Downstream size estimates (memory_limiter, exporters) use wire_size; prorate it.
-    if (r.total > 0) {
-      wire_size += static_cast<double>(src.wire_size()) * static_cast<double>(r.end - r.begin) /
-                   static_cast<double>(r.total);
-    }
-    batch->sources.push_back(r.data);
+    batch->KeepAlive(r.data);
   }
-  out.set_wire_size(static_cast<size_t>(wire_size));
-  return TelemetryPtr(batch, &batch->telemetry);
+  if (!ranges.empty()) batch->set_metadata(ranges.front().data->metadata());
+  batch->SetItemCount(items);
+  return batch;
 }
 
 }  // namespace otlpd

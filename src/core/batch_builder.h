@@ -21,10 +21,13 @@ struct ItemRange {
 // scope and schema_url) in each part, and a Metric cut inside its data points keeps its
 // name, description, unit, metadata and aggregation settings in each part.
 //
-// The result does not copy items: its messages point into the sources' arenas and it keeps
-// the sources alive. That is sound because every Telemetry is immutable once shared, and a
-// message on an arena never frees the sub-messages it points to.
-// A single range covering a whole request returns that request itself.
+// Nothing is copied. When every range is a whole request whose encoding is at hand, the
+// result is the concatenation of those encodings (which is the encoding of the merged
+// request). Otherwise its messages point into the sources' arenas and it keeps the sources
+// alive: sound because every Telemetry is immutable once shared, and a message on an arena
+// never frees the sub-messages it points to. A single range covering a whole request
+// returns that request itself. The result carries the first range's client metadata:
+// callers only merge requests whose metadata they consider equal.
 TelemetryPtr BuildBatch(Signal signal, const std::vector<ItemRange>& ranges);
 
 }  // namespace otlpd
