@@ -33,7 +33,9 @@ class ClientAuthenticator {
   virtual ~ClientAuthenticator() = default;
   // Headers for one outgoing request (lower-case names, valid as HTTP headers and as gRPC
   // metadata). Called per request, so a credential read from a file may change over time.
-  virtual absl::StatusOr<Metadata> Headers() const = 0;
+  // `client_metadata` is what the receiver kept of the request's own headers
+  // (include_metadata), or null; an authenticator may copy from it (headers_setter).
+  virtual absl::StatusOr<Metadata> Headers(const Metadata* client_metadata) const = 0;
 };
 
 }  // namespace otlpd

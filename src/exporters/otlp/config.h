@@ -1,13 +1,14 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "core/compression.h"
+#include "core/exporter_helper.h"
 #include "core/factory.h"
-#include "core/queued_sender.h"
 
 namespace otlpd {
 
@@ -34,13 +35,12 @@ class OtlpExporterConfig : public ComponentConfig {
   bool https_scheme = false;  // the endpoint said https://: TLS even with tls.insecure
   OtlpGrpcTlsConfig tls;
   Compression compression = Compression::kGzip;
-  absl::Duration timeout = absl::Seconds(5);                 // per request
   std::vector<std::pair<std::string, std::string>> headers;  // sent as gRPC metadata
+  std::optional<ComponentId> authenticator;                  // auth::authenticator
   std::string balancer_name;                                 // gRPC LB policy
   OtlpGrpcKeepalive keepalive;
   bool wait_for_ready = false;
-  QueueSettings queue;
-  RetrySettings retry;
+  ExporterHelperSettings helper;  // timeout, retry_on_failure, sending_queue
 };
 
 }  // namespace otlpd

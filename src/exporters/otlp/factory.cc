@@ -93,7 +93,6 @@ class OtlpExporterFactory final : public ExporterFactory {
     ParseEndpoint(node, cfg.get());
     ParseTls(node.Child("tls"), &cfg->tls);
     ParseCompressionKey(node, cfg.get());
-    node.GetDuration("timeout", &cfg->timeout);
     std::vector<std::pair<std::string, std::string>> headers;
     if (node.Get("headers", &headers)) {
       for (auto& [key, value] : headers) {
@@ -112,16 +111,19 @@ class OtlpExporterFactory final : public ExporterFactory {
     keepalive.GetDuration("timeout", &cfg->keepalive.timeout);
     keepalive.Get("permit_without_stream", &cfg->keepalive.permit_without_stream);
     node.Get("wait_for_ready", &cfg->wait_for_ready);
-    ParseQueueSettings(node.Child("sending_queue"), &cfg->queue);
-    ParseRetrySettings(node.Child("retry_on_failure"), &cfg->retry);
+    ComponentId authenticator;
+    if (node.Child("auth").GetExtensionRef("authenticator", &authenticator)) {
+      cfg->authenticator = authenticator;
+    }
+    ParseExporterHelperSettings(node, &cfg->helper);
     return cfg;
   }
 
   absl::StatusOr<std::unique_ptr<Exporter>> Create(const CreateSettings& settings,
                                                    const ComponentConfig& config) const override {
-    if (settings.host == nullptr) return absl::InvalidArgumentError("otlp exporter needs a host");
-    return std::unique_ptr<Exporter>(
-        new OtlpGrpcExporter(settings, ConfigAs<OtlpExporterConfig>(config)));
+    const auto& cfg = ConfigAs<OtlpExporterConfig>(config);
+    return std::unique_ptr<Exporter>(new ExporterHelper(
+        settings, cfg.helper, std::make_unique<OtlpGrpcSender>(settings.id.ToString(), cfg)));
   }
 };
 

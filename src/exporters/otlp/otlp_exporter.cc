@@ -8,10 +8,10 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "core/status.h"
 #include "google/rpc/retry_info.pb.h"
 #include "google/rpc/status.pb.h"
@@ -46,62 +46,64 @@ std::optional<absl::Duration> RetryInfoDelay(const grpc::Status& status) {
   return std::nullopt;
 }
 
+const char* MethodFor(Signal signal) {
+  switch (signal) {
+    case Signal::kTraces:
+      return "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    case Signal::kMetrics:
+      return "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    case Signal::kLogs:
+      return "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+  }
+  return "";
+}
+
+// The request's encoding as gRPC slices, without copying: each slice keeps a reference to
+// the Cord's data until gRPC lets go of it.
+grpc::ByteBuffer ToByteBuffer(const absl::Cord& wire) {
+  std::vector<grpc::Slice> slices;
+  for (absl::string_view chunk : wire.Chunks()) {
+    auto* ref = new absl::Cord(wire);
+    slices.emplace_back(
+        const_cast<char*>(chunk.data()), chunk.size(),
+        [](void* p) { delete static_cast<absl::Cord*>(p); }, ref);
+  }
+  return grpc::ByteBuffer(slices.data(), slices.size());
+}
+
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+// partial_success of an Export response.
 template <class Response>
-void LogPartialSuccess(const std::string& id, const Response& response, int64_t rejected,
-                       std::string_view item_name) {
-  if (!response.has_partial_success()) return;
-  const auto& partial = response.partial_success();
-  if (rejected == 0 && partial.error_message().empty()) return;
-  spdlog::warn("exporter {}: upstream accepted the request partially: {} {} rejected: {}", id,
-               rejected, item_name, partial.error_message());
+void ReadPartialSuccess(const std::string& body, SendResult* result,
+                        int64_t (*rejected)(const Response&)) {
+  Response response;
+  if (body.empty() || !response.ParseFromString(body) || !response.has_partial_success()) return;
+  result->rejected = static_cast<size_t>(std::max<int64_t>(0, rejected(response)));
+  result->rejection_message = response.partial_success().error_message();
 }
 
 }  // namespace
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  const auto code = static_cast<absl::StatusCode>(status.error_code());
-  const std::optional<absl::Duration> retry_after = RetryInfoDelay(status);
-  absl::Status out(code, status.error_message());
-  switch (code) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kCancelled:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kDataLoss:
-      break;
-    case absl::StatusCode::kResourceExhausted:
-      // The OTLP spec: retry RESOURCE_EXHAUSTED only when the server says when.
-      if (!retry_after) {
-        return absl::UnknownError(
-            absl::StrCat("upstream returned RESOURCE_EXHAUSTED without RetryInfo (not retried): ",
-                         status.error_message()));
-      }
-      break;
-    default:
-      return out;  // permanent
-  }
-  return retry_after ? WithRetryAfter(std::move(out), *retry_after) : out;
+  return FromGrpcCode(static_cast<absl::StatusCode>(status.error_code()), status.error_message(),
+                      RetryInfoDelay(status));
 }
 
-OtlpGrpcExporter::OtlpGrpcExporter(const CreateSettings& settings, const OtlpExporterConfig& config)
-    : id_(settings.id.ToString()),
-      config_(config),
-      sender_(
-          id_, config.queue, config.retry, [this](const Telemetry& t) { return Export(t); },
-          &settings.host->metrics()) {}
+OtlpGrpcSender::OtlpGrpcSender(std::string id, const OtlpExporterConfig& config)
+    : id_(std::move(id)), config_(config) {}
 
-OtlpGrpcExporter::~OtlpGrpcExporter() {
-  bool stopped;
-  {
-    absl::MutexLock lock(&mu_);
-    stopped = sender_stopped_;
-  }
-  if (!stopped) Shutdown(absl::Now());
-}
+OtlpGrpcSender::~OtlpGrpcSender() = default;
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> OtlpGrpcExporter::Credentials() const {
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> OtlpGrpcSender::Credentials() const {
   const OtlpGrpcTlsConfig& tls = config_.tls;
   if (tls.insecure && !config_.https_scheme) return grpc::InsecureChannelCredentials();
 
@@ -140,7 +142,14 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> OtlpGrpcExporter::Cred
   return grpc::experimental::TlsCredentials(options);
 }
 
-absl::Status OtlpGrpcExporter::Start() {
+absl::Status OtlpGrpcSender::Start(Host* host) {
+  if (config_.authenticator) {
+    if (host == nullptr) return absl::FailedPreconditionError("auth needs a host");
+    absl::StatusOr<ClientAuthenticator*> auth = GetExtensionAs<ClientAuthenticator>(
+        *host, *config_.authenticator, "a client authenticator");
+    if (!auth.ok()) return auth.status();
+    auth_ = *auth;
+  }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = Credentials();
   if (!creds.ok()) return creds.status();
 
@@ -173,88 +182,78 @@ absl::Status OtlpGrpcExporter::Start() {
   // RPCs fail fast while the channel waits to reconnect, so a long reconnect backoff
   // (gRPC's default grows to 120s) would delay recovery well past the upstream's return.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  // Requests are often larger than gRPC's 4 MiB default receive limit on our side too.
+  args.SetMaxSendMessageSize(-1);
 
   channel_ = grpc::CreateCustomChannel(config_.endpoint, *creds, args);
-  traces_ = trace_v1::TraceService::NewStub(channel_);
-  metrics_ = metrics_v1::MetricsService::NewStub(channel_);
-  logs_ = logs_v1::LogsService::NewStub(channel_);
-  sender_.Start();
+  stub_ = std::make_unique<grpc::GenericStub>(channel_);
   return absl::OkStatus();
 }
 
-void OtlpGrpcExporter::Shutdown(absl::Time deadline) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (sender_stopped_) return;
-    shutdown_deadline_ = deadline;
-  }
-  // The sender stops retrying at the deadline but cannot interrupt a call in flight.
-  std::thread canceller([this, deadline] {
-    absl::MutexLock lock(&mu_);
-    if (mu_.AwaitWithDeadline(absl::Condition(&sender_stopped_), deadline)) return;
-    cancelled_ = true;
-    for (grpc::ClientContext* ctx : in_flight_) ctx->TryCancel();
-  });
-  sender_.Shutdown(deadline);
-  {
-    absl::MutexLock lock(&mu_);
-    sender_stopped_ = true;
-  }
-  canceller.join();
+void OtlpGrpcSender::CancelAll() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  for (grpc::ClientContext* ctx : in_flight_) ctx->TryCancel();
 }
 
-void OtlpGrpcExporter::Consume(TelemetryPtr data, Completion done) {
-  sender_.Submit(std::move(data), std::move(done));
-}
-
-absl::Status OtlpGrpcExporter::Export(const Telemetry& data) {
+SendResult OtlpGrpcSender::Send(const Telemetry& data, absl::Time deadline) {
+  SendResult result;
   grpc::ClientContext ctx;
-  absl::Time deadline = absl::InfiniteFuture();
-  if (config_.timeout > absl::ZeroDuration()) deadline = absl::Now() + config_.timeout;
-  {
-    absl::MutexLock lock(&mu_);
-    if (cancelled_) return absl::CancelledError("exporter is shutting down");
-    deadline = std::min(deadline, shutdown_deadline_);
-    in_flight_.insert(&ctx);
-  }
   if (deadline != absl::InfiniteFuture()) ctx.set_deadline(absl::ToChronoTime(deadline));
   if (config_.wait_for_ready) ctx.set_wait_for_ready(true);
   for (const auto& [key, value] : config_.headers) ctx.AddMetadata(key, value);
-
-  grpc::Status status;
-  switch (data.signal()) {
-    case Signal::kTraces: {
-      trace_v1::ExportTraceServiceResponse response;
-      status = traces_->Export(&ctx, data.traces(), &response);
-      if (status.ok()) {
-        LogPartialSuccess(id_, response, response.partial_success().rejected_spans(), "spans");
-      }
-      break;
+  if (auth_ != nullptr) {
+    absl::StatusOr<Metadata> headers = auth_->Headers(data.metadata().get());
+    if (!headers.ok()) {
+      result.status = absl::UnavailableError(
+          absl::StrCat("client authenticator: ", headers.status().message()));
+      return result;
     }
-    case Signal::kMetrics: {
-      metrics_v1::ExportMetricsServiceResponse response;
-      status = metrics_->Export(&ctx, data.metrics(), &response);
-      if (status.ok()) {
-        LogPartialSuccess(id_, response, response.partial_success().rejected_data_points(),
-                          "metric points");
-      }
-      break;
-    }
-    case Signal::kLogs: {
-      logs_v1::ExportLogsServiceResponse response;
-      status = logs_->Export(&ctx, data.logs(), &response);
-      if (status.ok()) {
-        LogPartialSuccess(id_, response, response.partial_success().rejected_log_records(),
-                          "log records");
-      }
-      break;
-    }
+    for (auto& [key, value] : *headers) ctx.AddMetadata(key, value);
   }
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) {
+      result.status = absl::CancelledError("exporter is shutting down");
+      return result;
+    }
+    in_flight_.insert(&ctx);
+  }
+  grpc::ByteBuffer request = ToByteBuffer(data.wire());
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification finished;
+  stub_->UnaryCall(&ctx, MethodFor(data.signal()), grpc::StubOptions(), &request, &response,
+                   [&](grpc::Status s) {
+                     status = std::move(s);
+                     finished.Notify();
+                   });
+  finished.WaitForNotification();
   {
     absl::MutexLock lock(&mu_);
     in_flight_.erase(&ctx);
   }
-  return FromGrpcStatus(status);
+  result.status = FromGrpcStatus(status);
+  if (status.ok()) {
+    const std::string body = Flatten(response);
+    switch (data.signal()) {
+      case Signal::kTraces:
+        ReadPartialSuccess<trace_v1::ExportTraceServiceResponse>(
+            body, &result, [](const auto& r) { return r.partial_success().rejected_spans(); });
+        break;
+      case Signal::kMetrics:
+        ReadPartialSuccess<metrics_v1::ExportMetricsServiceResponse>(
+            body, &result,
+            [](const auto& r) { return r.partial_success().rejected_data_points(); });
+        break;
+      case Signal::kLogs:
+        ReadPartialSuccess<logs_v1::ExportLogsServiceResponse>(body, &result, [](const auto& r) {
+          return r.partial_success().rejected_log_records();
+        });
+        break;
+    }
+  }
+  return result;
 }
 
 }  // namespace otlpd

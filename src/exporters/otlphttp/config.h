@@ -1,24 +1,27 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "core/compression.h"
+#include "core/exporter_helper.h"
 #include "core/factory.h"
-#include "core/queued_sender.h"
 #include "core/signal.h"
 
 namespace otlpd {
 
 struct OtlpHttpTlsConfig {
-  bool insecure = false;  // accepted for otelcol compatibility; the URL's scheme decides
+  // Plaintext. The URL's scheme already says so (http://); with https:// it is an error.
+  bool insecure = false;
   bool insecure_skip_verify = false;  // https without checking the server's certificate
   std::string ca_file;                // PEM roots; system roots when empty
   std::string cert_file;              // client certificate (mTLS)
   std::string key_file;
+  std::string server_name_override;  // name sent (SNI) and checked instead of the URL's host
 };
 
 enum class OtlpHttpEncoding { kProto, kJson };
@@ -34,11 +37,10 @@ class OtlpHttpExporterConfig : public ComponentConfig {
 
   OtlpHttpEncoding encoding = OtlpHttpEncoding::kProto;
   Compression compression = Compression::kGzip;
-  absl::Duration timeout = absl::Seconds(30);
   std::vector<std::pair<std::string, std::string>> headers;
   OtlpHttpTlsConfig tls;
-  QueueSettings queue;
-  RetrySettings retry;
+  std::optional<ComponentId> authenticator;  // auth::authenticator
+  ExporterHelperSettings helper;             // timeout (30s here), retry_on_failure, sending_queue
 };
 
 }  // namespace otlpd

@@ -48,9 +48,26 @@ void ParseTls(ConfigNode node, OtlpHttpTlsConfig* tls) {
   node.Get("ca_file", &tls->ca_file);
   node.Get("cert_file", &tls->cert_file);
   node.Get("key_file", &tls->key_file);
+  node.Get("server_name_override", &tls->server_name_override);
   if (tls->cert_file.empty() != tls->key_file.empty()) {
     node.Error(tls->cert_file.empty() ? "key_file" : "cert_file",
                "cert_file and key_file must be set together");
+  }
+}
+
+// For HTTP the URL's scheme decides whether TLS is used; `insecure: true` next to an
+// https:// URL would be silently ignored (as otelcol does), so it is an error here.
+void CheckInsecure(ConfigNode& node, const OtlpHttpExporterConfig& cfg) {
+  if (!cfg.tls.insecure) return;
+  for (const std::string& url : cfg.signal_urls) {
+    if (absl::StartsWith(url, "https://")) {
+      node.Child("tls").Error(
+          "insecure",
+          "insecure: true cannot turn off TLS for an https:// endpoint (the URL's scheme "
+          "decides): use an http:// endpoint for plaintext, or insecure_skip_verify: true "
+          "to skip the certificate check");
+      return;
+    }
   }
 }
 
@@ -93,7 +110,6 @@ class OtlpHttpExporterFactory final : public ExporterFactory {
                                 "\"; expected one of: gzip, zstd, deflate, snappy, none"));
       }
     }
-    node.GetDuration("timeout", &cfg->timeout);
     node.Get("headers", &cfg->headers);
     for (const auto& [name, value] : cfg->headers) {
       if (name.empty() || name.find_first_of(": \r\n") != std::string::npos ||
@@ -102,18 +118,21 @@ class OtlpHttpExporterFactory final : public ExporterFactory {
       }
     }
     ParseTls(node.Child("tls"), &cfg->tls);
-    ParseQueueSettings(node.Child("sending_queue"), &cfg->queue);
-    ParseRetrySettings(node.Child("retry_on_failure"), &cfg->retry);
+    CheckInsecure(node, *cfg);
+    ComponentId authenticator;
+    if (node.Child("auth").GetExtensionRef("authenticator", &authenticator)) {
+      cfg->authenticator = authenticator;
+    }
+    cfg->helper.timeout = absl::Seconds(30);  // otlphttp's default, as otelcol
+    ParseExporterHelperSettings(node, &cfg->helper);
     return cfg;
   }
 
   absl::StatusOr<std::unique_ptr<Exporter>> Create(const CreateSettings& settings,
                                                    const ComponentConfig& config) const override {
-    if (settings.host == nullptr) {
-      return absl::InvalidArgumentError("otlphttp exporter needs a host");
-    }
-    return std::unique_ptr<Exporter>(
-        new OtlpHttpExporter(settings, ConfigAs<OtlpHttpExporterConfig>(config)));
+    const auto& cfg = ConfigAs<OtlpHttpExporterConfig>(config);
+    return std::unique_ptr<Exporter>(new ExporterHelper(
+        settings, cfg.helper, std::make_unique<OtlpHttpSender>(settings.id.ToString(), cfg)));
   }
 };
 

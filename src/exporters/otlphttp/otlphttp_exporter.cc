@@ -28,13 +28,6 @@ void InitCurlOnce() {
   (void)initialized;
 }
 
-constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
-
-absl::Time ShutdownDeadline(const std::atomic<int64_t>& ns) {
-  const int64_t v = ns.load(std::memory_order_relaxed);
-  return v == kNoDeadline ? absl::InfiniteFuture() : absl::FromUnixNanos(v);
-}
-
 // Decodes an OTLP response body (protobuf or JSON, per its Content-Type).
 bool DecodeBody(const std::string& content_type, const std::string& body,
                 google::protobuf::Message* out) {
@@ -45,59 +38,54 @@ bool DecodeBody(const std::string& content_type, const std::string& body,
 }
 
 template <class Response>
-void LogPartialSuccess(const std::string& id, const std::string& content_type,
-                       const std::string& body, std::string_view item_name,
-                       int64_t (*rejected)(const Response&)) {
+void ReadPartialSuccess(const std::string& content_type, const std::string& body,
+                        SendResult* result, int64_t (*rejected)(const Response&)) {
   if (body.empty()) return;
   Response response;
   if (!DecodeBody(content_type, body, &response) || !response.has_partial_success()) return;
-  const int64_t n = rejected(response);
-  if (n == 0 && response.partial_success().error_message().empty()) return;
-  spdlog::warn("exporter {}: upstream accepted the request partially: {} {} rejected: {}", id, n,
-               item_name, response.partial_success().error_message());
+  result->rejected = static_cast<size_t>(std::max<int64_t>(0, rejected(response)));
+  result->rejection_message = response.partial_success().error_message();
 }
 
-absl::StatusCode CodeForHttpStatus(long status) {
-  switch (status) {
-    case 429:
-      return absl::StatusCode::kResourceExhausted;
-    case 502:
-    case 503:
-      return absl::StatusCode::kUnavailable;
-    case 504:
-      return absl::StatusCode::kDeadlineExceeded;
-    case 400:
-      return absl::StatusCode::kInvalidArgument;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kNotFound;
-    case 413:
-      return absl::StatusCode::kInvalidArgument;
-    default:
-      // Not retried (otelcol retries only 429, 502, 503 and 504).
-      return status >= 500 ? absl::StatusCode::kInternal : absl::StatusCode::kFailedPrecondition;
+// "https://host:port/path" -> {host, port}; port defaults by scheme.
+bool SplitUrl(const std::string& url, std::string* host, std::string* port) {
+  absl::string_view rest = url;
+  std::string default_port = "80";
+  if (absl::ConsumePrefix(&rest, "https://")) {
+    default_port = "443";
+  } else if (!absl::ConsumePrefix(&rest, "http://")) {
+    return false;
   }
+  absl::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  size_t colon = authority.rfind(':');
+  if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
+    *host = std::string(authority.substr(0, colon));
+    *port = std::string(authority.substr(colon + 1));
+  } else {
+    *host = std::string(authority);
+    *port = default_port;
+  }
+  return true;
 }
 
 }  // namespace
 
 // One keep-alive connection: a multi handle around one easy handle, so that a transfer
-// can be abandoned when the shutdown deadline passes.
-struct OtlpHttpExporter::Connection {
+// can be abandoned when the exporter gives up (CancelAll).
+struct OtlpHttpSender::Connection {
   CURL* easy = nullptr;
   CURLM* multi = nullptr;
   std::string body;  // reused request buffer
   std::string response;
   std::string retry_after;
   std::string content_type;
+  curl_slist* connect_to = nullptr;
   char error[CURL_ERROR_SIZE] = {0};
 
   ~Connection() {
     if (multi) curl_multi_cleanup(multi);
     if (easy) curl_easy_cleanup(easy);
+    if (connect_to) curl_slist_free_all(connect_to);
   }
 
   static size_t OnBody(char* data, size_t size, size_t n, void* self) {
@@ -144,27 +132,23 @@ std::optional<absl::Duration> ParseRetryAfter(std::string_view value, absl::Time
   return std::max(absl::ZeroDuration(), when - now);
 }
 
-OtlpHttpExporter::OtlpHttpExporter(const CreateSettings& settings,
-                                   const OtlpHttpExporterConfig& config)
-    : id_(settings.id.ToString()),
-      config_(config),
-      shutdown_deadline_ns_(kNoDeadline),
-      sender_(
-          id_, config.queue, config.retry, [this](const Telemetry& t) { return Export(t); },
-          &settings.host->metrics()) {}
+OtlpHttpSender::OtlpHttpSender(std::string id, const OtlpHttpExporterConfig& config)
+    : id_(std::move(id)), config_(config) {}
 
-OtlpHttpExporter::~OtlpHttpExporter() {
-  bool stopped;
-  {
-    absl::MutexLock lock(&mu_);
-    stopped = stopped_;
-  }
-  if (!stopped) Shutdown(absl::Now());
-  if (request_headers_) curl_slist_free_all(request_headers_);
+OtlpHttpSender::~OtlpHttpSender() {
+  Shutdown();
+  if (base_headers_) curl_slist_free_all(base_headers_);
 }
 
-absl::Status OtlpHttpExporter::Start() {
+absl::Status OtlpHttpSender::Start(Host* host) {
   InitCurlOnce();
+  if (config_.authenticator) {
+    if (host == nullptr) return absl::FailedPreconditionError("auth needs a host");
+    absl::StatusOr<ClientAuthenticator*> auth = GetExtensionAs<ClientAuthenticator>(
+        *host, *config_.authenticator, "a client authenticator");
+    if (!auth.ok()) return auth.status();
+    auth_ = *auth;
+  }
   const bool json = config_.encoding == OtlpHttpEncoding::kJson;
   curl_slist* headers = nullptr;
   headers = curl_slist_append(
@@ -181,31 +165,18 @@ absl::Status OtlpHttpExporter::Start() {
     headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
   }
   if (headers == nullptr) return absl::InternalError("curl_slist_append failed");
-  request_headers_ = headers;
-  sender_.Start();
+  base_headers_ = headers;
   return absl::OkStatus();
 }
 
-void OtlpHttpExporter::Shutdown(absl::Time deadline) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopped_) return;
-    stopped_ = true;
-  }
-  // Transfers in flight watch this and give up when it passes.
-  shutdown_deadline_ns_.store(
-      deadline == absl::InfiniteFuture() ? kNoDeadline : absl::ToUnixNanos(deadline),
-      std::memory_order_relaxed);
-  sender_.Shutdown(deadline);
+void OtlpHttpSender::CancelAll() { cancelled_.store(true, std::memory_order_release); }
+
+void OtlpHttpSender::Shutdown() {
   absl::MutexLock lock(&mu_);
   idle_.clear();
 }
 
-void OtlpHttpExporter::Consume(TelemetryPtr data, Completion done) {
-  sender_.Submit(std::move(data), std::move(done));
-}
-
-std::unique_ptr<OtlpHttpExporter::Connection> OtlpHttpExporter::Acquire() {
+std::unique_ptr<OtlpHttpSender::Connection> OtlpHttpSender::Acquire() {
   {
     absl::MutexLock lock(&mu_);
     if (!idle_.empty()) {
@@ -221,7 +192,6 @@ std::unique_ptr<OtlpHttpExporter::Connection> OtlpHttpExporter::Acquire() {
   CURL* h = conn->easy;
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, request_headers_);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "otlpd/" OTLPD_VERSION);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // any response encoding curl knows
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Connection::OnBody);
@@ -241,51 +211,100 @@ std::unique_ptr<OtlpHttpExporter::Connection> OtlpHttpExporter::Acquire() {
   return conn;
 }
 
-void OtlpHttpExporter::Release(std::unique_ptr<Connection> conn) {
+void OtlpHttpSender::Release(std::unique_ptr<Connection> conn) {
   absl::MutexLock lock(&mu_);
   idle_.push_back(std::move(conn));
 }
 
-absl::Status OtlpHttpExporter::Export(const Telemetry& data) {
-  const std::string& url = config_.UrlFor(data.signal());
+SendResult OtlpHttpSender::Send(const Telemetry& data, absl::Time deadline) {
+  SendResult result;
+  std::string url = config_.UrlFor(data.signal());
   if (url.empty()) {
-    return absl::FailedPreconditionError(
+    result.status = absl::FailedPreconditionError(
         absl::StrCat("no endpoint configured for ", std::string(SignalName(data.signal()))));
+    return result;
+  }
+  if (cancelled_.load(std::memory_order_acquire)) {
+    result.status = absl::CancelledError("exporter is shutting down");
+    return result;
   }
   std::unique_ptr<Connection> conn = Acquire();
-  if (!conn) return absl::UnavailableError("cannot create a libcurl handle");
-
-  if (config_.encoding == OtlpHttpEncoding::kJson) {
-    conn->body = EncodeOtlpJson(data.message());
-  } else if (!data.message().SerializeToString(&conn->body)) {
-    Release(std::move(conn));
-    return absl::InvalidArgumentError("cannot serialize the request");
-  }
-  std::string compressed;
-  const std::string* body = &conn->body;
-  if (config_.compression != Compression::kNone) {
-    absl::StatusOr<std::string> c = Compress(config_.compression, conn->body);
-    if (!c.ok()) {
-      Release(std::move(conn));
-      return absl::InternalError(absl::StrCat("compression failed: ", c.status().ToString()));
-    }
-    compressed = *std::move(c);
-    body = &compressed;
-  }
-
-  const absl::Time shutdown_deadline = ShutdownDeadline(shutdown_deadline_ns_);
-  absl::Time deadline = shutdown_deadline;
-  if (config_.timeout > absl::ZeroDuration()) {
-    deadline = std::min(deadline, absl::Now() + config_.timeout);
+  if (!conn) {
+    result.status = absl::UnavailableError("cannot create a libcurl handle");
+    return result;
   }
   CURL* h = conn->easy;
+
+  // The body: the encoding as it is for protobuf, compressed once per attempt.
+  std::string_view body;
+  std::string scratch;
+  if (config_.encoding == OtlpHttpEncoding::kJson) {
+    scratch = EncodeOtlpJson(data.message());
+    body = scratch;
+  } else if (absl::optional<absl::string_view> flat = data.wire().TryFlat()) {
+    body = std::string_view(flat->data(), flat->size());
+  } else {
+    absl::CopyCordToString(data.wire(), &scratch);
+    body = scratch;
+  }
+  if (config_.compression != Compression::kNone) {
+    absl::StatusOr<std::string> c = Compress(config_.compression, body);
+    if (!c.ok()) {
+      Release(std::move(conn));
+      result.status =
+          absl::InternalError(absl::StrCat("compression failed: ", c.status().ToString()));
+      return result;
+    }
+    conn->body = *std::move(c);
+    body = conn->body;
+  }
+
+  // Per-request headers: the authenticator's, on top of the fixed ones.
+  curl_slist* headers = nullptr;
+  for (curl_slist* it = base_headers_; it != nullptr; it = it->next) {
+    headers = curl_slist_append(headers, it->data);
+  }
+  if (auth_ != nullptr) {
+    absl::StatusOr<Metadata> extra = auth_->Headers(data.metadata().get());
+    if (!extra.ok()) {
+      curl_slist_free_all(headers);
+      Release(std::move(conn));
+      result.status =
+          absl::UnavailableError(absl::StrCat("client authenticator: ", extra.status().message()));
+      return result;
+    }
+    for (const auto& [name, value] : *extra) {
+      headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+    }
+  }
+
+  // server_name_override: connect to the URL's host, but name (SNI, certificate check,
+  // Host) the override.
+  if (!config_.tls.server_name_override.empty() && conn->connect_to == nullptr) {
+    std::string host, port;
+    if (SplitUrl(url, &host, &port)) {
+      conn->connect_to = curl_slist_append(
+          nullptr,
+          absl::StrCat(config_.tls.server_name_override, ":", port, ":", host, ":", port).c_str());
+      curl_easy_setopt(h, CURLOPT_CONNECT_TO, conn->connect_to);
+    }
+  }
+  if (!config_.tls.server_name_override.empty()) {
+    std::string host, port;
+    if (SplitUrl(url, &host, &port)) {
+      const size_t at = url.find(host);
+      url.replace(at, host.size(), config_.tls.server_name_override);
+    }
+  }
+
   conn->response.clear();
   conn->retry_after.clear();
   conn->content_type.clear();
   conn->error[0] = '\0';
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   long timeout_ms = 0;  // none
   if (deadline != absl::InfiniteFuture()) {
     timeout_ms =
@@ -293,86 +312,84 @@ absl::Status OtlpHttpExporter::Export(const Telemetry& data) {
   }
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 
-  // Drive the transfer ourselves so that Shutdown's deadline can interrupt it.
-  CURLcode result = CURLE_OK;
+  // Drive the transfer ourselves so that CancelAll can interrupt it.
+  CURLcode code = CURLE_OK;
   bool abandoned = false;
   curl_multi_add_handle(conn->multi, h);
   while (true) {
     int running = 0;
     if (curl_multi_perform(conn->multi, &running) != CURLM_OK) {
-      result = CURLE_FAILED_INIT;
+      code = CURLE_FAILED_INIT;
       break;
     }
     if (running == 0) {
       int left = 0;
       while (CURLMsg* msg = curl_multi_info_read(conn->multi, &left)) {
-        if (msg->msg == CURLMSG_DONE) result = msg->data.result;
+        if (msg->msg == CURLMSG_DONE) code = msg->data.result;
       }
       break;
     }
-    const absl::Time stop = ShutdownDeadline(shutdown_deadline_ns_);
-    const absl::Time now = absl::Now();
-    if (now >= stop) {
+    if (cancelled_.load(std::memory_order_acquire)) {
       abandoned = true;
       break;
     }
-    const int wait_ms =
-        static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(stop - now), 0, 99) + 1);
-    curl_multi_poll(conn->multi, nullptr, 0, wait_ms, nullptr);
+    curl_multi_poll(conn->multi, nullptr, 0, 50, nullptr);
   }
   curl_multi_remove_handle(conn->multi, h);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
 
   if (abandoned) {
     // The connection is mid-request; do not reuse it.
-    return absl::CancelledError("exporter shut down while the request was in flight");
+    result.status = absl::CancelledError("exporter shut down while the request was in flight");
+    return result;
   }
-  absl::Status status;
-  if (result != CURLE_OK) {
+  if (code != CURLE_OK) {
     std::string message =
-        absl::StrCat("POST ", url, ": ", conn->error[0] ? conn->error : curl_easy_strerror(result));
-    switch (result) {
+        absl::StrCat("POST ", url, ": ", conn->error[0] ? conn->error : curl_easy_strerror(code));
+    switch (code) {
       case CURLE_URL_MALFORMAT:
       case CURLE_UNSUPPORTED_PROTOCOL:
-        status = absl::InvalidArgumentError(message);
+        result.status = absl::InvalidArgumentError(message);
         break;
       case CURLE_OPERATION_TIMEDOUT:
-        status = absl::DeadlineExceededError(message);
+        result.status = absl::DeadlineExceededError(message);
         break;
       default:
-        status = absl::UnavailableError(message);  // connection problems are retried
+        result.status = absl::UnavailableError(message);  // connection problems are retried
         break;
     }
   } else {
     long http_status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http_status);
-    status = Response(data, *conn, http_status);
+    result = Response(data.signal(), *conn, http_status);
   }
   Release(std::move(conn));
-  return status;
+  return result;
 }
 
-absl::Status OtlpHttpExporter::Response(const Telemetry& data, const Connection& conn,
-                                        long http_status) const {
+SendResult OtlpHttpSender::Response(Signal signal, const Connection& conn, long http_status) const {
+  SendResult result;
   if (http_status >= 200 && http_status < 300) {
-    switch (data.signal()) {
+    switch (signal) {
       case Signal::kTraces:
-        LogPartialSuccess<opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse>(
-            id_, conn.content_type, conn.response, "spans",
+        ReadPartialSuccess<opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse>(
+            conn.content_type, conn.response, &result,
             [](const auto& r) { return r.partial_success().rejected_spans(); });
         break;
       case Signal::kMetrics:
-        LogPartialSuccess<
+        ReadPartialSuccess<
             opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceResponse>(
-            id_, conn.content_type, conn.response, "metric points",
+            conn.content_type, conn.response, &result,
             [](const auto& r) { return r.partial_success().rejected_data_points(); });
         break;
       case Signal::kLogs:
-        LogPartialSuccess<opentelemetry::proto::collector::logs::v1::ExportLogsServiceResponse>(
-            id_, conn.content_type, conn.response, "log records",
+        ReadPartialSuccess<opentelemetry::proto::collector::logs::v1::ExportLogsServiceResponse>(
+            conn.content_type, conn.response, &result,
             [](const auto& r) { return r.partial_success().rejected_log_records(); });
         break;
     }
-    return absl::OkStatus();
+    return result;
   }
   // Error bodies are a google.rpc.Status in the request's encoding (often plain text).
   std::string detail;
@@ -383,17 +400,9 @@ absl::Status OtlpHttpExporter::Response(const Telemetry& data, const Connection&
   } else {
     detail = conn.response.substr(0, 256);
   }
-  absl::Status status(
-      CodeForHttpStatus(http_status),
-      absl::StrCat("upstream answered HTTP ", http_status, detail.empty() ? "" : ": ", detail));
-  const bool retryable =
-      http_status == 429 || http_status == 502 || http_status == 503 || http_status == 504;
-  if (retryable) {
-    if (std::optional<absl::Duration> after = ParseRetryAfter(conn.retry_after, absl::Now())) {
-      status = WithRetryAfter(std::move(status), *after);
-    }
-  }
-  return status;
+  result.status = FromHttpStatus(static_cast<int>(http_status), detail,
+                                 ParseRetryAfter(conn.retry_after, absl::Now()));
+  return result;
 }
 
 }  // namespace otlpd

@@ -11,44 +11,41 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "core/component.h"
-#include "core/queued_sender.h"
+#include "core/auth.h"
+#include "core/exporter_helper.h"
 #include "exporters/otlphttp/config.h"
 
 namespace otlpd {
 
-// POSTs each request to the upstream's /v1/<signal> URL with libcurl, behind otelcol's
-// queue + retry (QueuedRetrySender). Each worker borrows a connection (its own easy +
-// multi handle) from a pool, so keep-alive connections are reused.
-class OtlpHttpExporter final : public Exporter {
+// The `otlphttp` exporter's sender: each attempt POSTs the request to the upstream's
+// /v1/<signal> URL with libcurl: protobuf bodies are the request's encoding as received
+// (no re-serialization), JSON bodies are encoded once per attempt; the body is compressed
+// once per attempt. Connections (an easy + multi handle each) are pooled, so keep-alive
+// connections are reused. Everything around it is the ExporterHelper.
+class OtlpHttpSender final : public RequestSender {
  public:
-  OtlpHttpExporter(const CreateSettings& settings, const OtlpHttpExporterConfig& config);
-  ~OtlpHttpExporter() override;
+  OtlpHttpSender(std::string id, const OtlpHttpExporterConfig& config);
+  ~OtlpHttpSender() override;
 
-  absl::Status Start() override;
-  void Shutdown(absl::Time deadline) override;
-  void Consume(TelemetryPtr data, Completion done) override;
-
-  // One POST, no retry (what the sender's workers call).
-  absl::Status Export(const Telemetry& data);
+  absl::Status Start(Host* host) override;
+  SendResult Send(const Telemetry& data, absl::Time deadline) override;
+  void CancelAll() override;
+  void Shutdown() override;
 
  private:
   struct Connection;
   std::unique_ptr<Connection> Acquire();
   void Release(std::unique_ptr<Connection> conn);
-  absl::Status Response(const Telemetry& data, const Connection& conn, long http_status) const;
+  SendResult Response(Signal signal, const Connection& conn, long http_status) const;
 
   const std::string id_;
   const OtlpHttpExporterConfig config_;
-  curl_slist* request_headers_ = nullptr;
-  // Exports stop at this time (absl::ToUnixNanos); set by Shutdown.
-  std::atomic<int64_t> shutdown_deadline_ns_;
+  const ClientAuthenticator* auth_ = nullptr;
+  curl_slist* base_headers_ = nullptr;
+  std::atomic<bool> cancelled_{false};
 
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-
-  QueuedRetrySender sender_;  // last: its workers use the members above
 };
 
 // A Retry-After header value (delay-seconds or an HTTP-date) as a delay from `now`.

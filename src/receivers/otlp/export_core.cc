@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/status.h"
 #include "core/id_validation.h"
+#include "core/status.h"
 
 namespace otlpd {
 

@@ -10,13 +10,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "core/id_validation.h"
 #include "core/status.h"
 #include "google/rpc/retry_info.pb.h"
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
-#include "core/id_validation.h"
 
 namespace otlpd {
 

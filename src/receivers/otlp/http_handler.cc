@@ -7,10 +7,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/compression.h"
+#include "core/id_validation.h"
 #include "core/otlp_json.h"
 #include "core/status.h"
 #include "google/rpc/status.pb.h"
-#include "core/id_validation.h"
 
 namespace otlpd {
 
@@ -115,23 +115,6 @@ HttpResponse ResponseFor(Signal signal, Encoding encoding, const ExportResult& r
 }
 
 }  // namespace
-
-int HttpStatusFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return 200;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    case absl::StatusCode::kResourceExhausted:
-      return 429;
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    case absl::StatusCode::kUnimplemented:
-      return 404;
-    default:
-      return 500;
-  }
-}
 
 OtlpHttpHandler::OtlpHttpHandler(const OtlpHttpConfig& config, std::shared_ptr<ExportCore> core)
     : core_(std::move(core)),

@@ -24,7 +24,4 @@ class OtlpHttpHandler {
   size_t max_body_size_;
 };
 
-// HTTP status for a pipeline error (see core/status.h).
-int HttpStatusFor(const absl::Status& status);
-
 }  // namespace otlpd

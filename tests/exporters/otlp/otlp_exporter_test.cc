@@ -695,10 +695,10 @@ TEST(OtlpExporterConfigTest, DefaultsAndSchemeStripping) {
   EXPECT_FALSE(cfg.https_scheme);
   EXPECT_FALSE(cfg.tls.insecure);
   EXPECT_EQ(cfg.compression, Compression::kGzip);
-  EXPECT_EQ(cfg.timeout, absl::Seconds(5));
-  EXPECT_TRUE(cfg.queue.enabled);
-  EXPECT_EQ(cfg.queue.queue_size, 1000);
-  EXPECT_EQ(cfg.retry.initial_interval, absl::Seconds(5));
+  EXPECT_EQ(cfg.helper.timeout, absl::Seconds(5));
+  EXPECT_TRUE(cfg.helper.queue.enabled);
+  EXPECT_EQ(cfg.helper.queue.queue_size, 1000);
+  EXPECT_EQ(cfg.helper.retry.initial_interval, absl::Seconds(5));
 
   auto https = ParseYaml("endpoint: https://[::1]:4317\n");
   ASSERT_TRUE(https->diag.ok()) << https->diag.Format();
@@ -731,16 +731,16 @@ retry_on_failure: {enabled: false}
   EXPECT_EQ(cfg.tls.ca_file, "/etc/ca.pem");
   EXPECT_EQ(cfg.tls.server_name_override, "upstream.internal");
   EXPECT_EQ(cfg.compression, Compression::kNone);
-  EXPECT_EQ(cfg.timeout, absl::Seconds(2));
+  EXPECT_EQ(cfg.helper.timeout, absl::Seconds(2));
   ASSERT_EQ(cfg.headers.size(), 1u);
   EXPECT_EQ(cfg.headers[0].first, "api-key");
   EXPECT_EQ(cfg.balancer_name, "round_robin");
   EXPECT_EQ(cfg.keepalive.time, absl::Seconds(30));
   EXPECT_TRUE(cfg.keepalive.permit_without_stream);
   EXPECT_TRUE(cfg.wait_for_ready);
-  EXPECT_EQ(cfg.queue.num_consumers, 3);
-  EXPECT_EQ(cfg.queue.queue_size, 7);
-  EXPECT_FALSE(cfg.retry.enabled);
+  EXPECT_EQ(cfg.helper.queue.num_consumers, 3);
+  EXPECT_EQ(cfg.helper.queue.queue_size, 7);
+  EXPECT_FALSE(cfg.helper.retry.enabled);
 }
 
 TEST(OtlpExporterConfigTest, ReportsBadConfig) {
@@ -759,7 +759,8 @@ TEST(OtlpExporterConfigTest, ReportsBadConfig) {
       {"endpoint: localhost:4317\ntls: {cert_file: /a.pem}\n",
        "cert_file and key_file must be set together"},
       {"endpoint: localhost:4317\ntimeout: soon\n", "exporters::otlp::timeout"},
-      {"endpoint: localhost:4317\nsending_queue: {queue_size: 0}\n", "queue_size must be positive"},
+      {"endpoint: localhost:4317\nsending_queue: {queue_size: 0}\n",
+       "`queue_size` must be positive"},
       {"endpoint: localhost:4317\nretry_on_failure: {multiplier: 0.5}\n",
        "multiplier must be at least 1"},
       {"endpoint: localhost:4317\nbalancer_name: random\n", "balancer_name"},

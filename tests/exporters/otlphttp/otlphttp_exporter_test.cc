@@ -519,9 +519,9 @@ TEST(OtlpHttpExporterConfigTest, Defaults) {
   EXPECT_EQ(cfg.UrlFor(Signal::kLogs), "https://otlp.example.com:4318/v1/logs");
   EXPECT_EQ(cfg.encoding, OtlpHttpEncoding::kProto);
   EXPECT_EQ(cfg.compression, Compression::kGzip);
-  EXPECT_EQ(cfg.timeout, absl::Seconds(30));
-  EXPECT_TRUE(cfg.queue.enabled);
-  EXPECT_TRUE(cfg.retry.enabled);
+  EXPECT_EQ(cfg.helper.timeout, absl::Seconds(30));
+  EXPECT_TRUE(cfg.helper.queue.enabled);
+  EXPECT_TRUE(cfg.helper.retry.enabled);
 }
 
 TEST(OtlpHttpExporterConfigTest, ParsesEveryKey) {
@@ -542,13 +542,13 @@ retry_on_failure: {max_elapsed_time: 1m}
   EXPECT_EQ(cfg.UrlFor(Signal::kTraces), "http://localhost:4318/v1/traces");
   EXPECT_EQ(cfg.encoding, OtlpHttpEncoding::kJson);
   EXPECT_EQ(cfg.compression, Compression::kZstd);
-  EXPECT_EQ(cfg.timeout, absl::Seconds(3));
+  EXPECT_EQ(cfg.helper.timeout, absl::Seconds(3));
   ASSERT_EQ(cfg.headers.size(), 1u);
   EXPECT_EQ(cfg.headers[0].second, "Bearer x");
   EXPECT_TRUE(cfg.tls.insecure_skip_verify);
   EXPECT_EQ(cfg.tls.ca_file, "/ca.pem");
-  EXPECT_EQ(cfg.queue.queue_size, 9);
-  EXPECT_EQ(cfg.retry.max_elapsed_time, absl::Minutes(1));
+  EXPECT_EQ(cfg.helper.queue.queue_size, 9);
+  EXPECT_EQ(cfg.helper.retry.max_elapsed_time, absl::Minutes(1));
 }
 
 TEST(OtlpHttpExporterConfigTest, ReportsBadConfig) {
@@ -567,7 +567,9 @@ TEST(OtlpHttpExporterConfigTest, ReportsBadConfig) {
       {"endpoint: http://h:4318\ntls: {verify: false}\n", "tls::verify: unknown key"},
       {"endpoint: http://h:4318\ntimeout: 5\n", "exporters::otlphttp::timeout"},
       {"endpoint: http://h:4318\nsending_queue: {num_consumers: -1}\n",
-       "num_consumers must be positive"},
+       "`num_consumers` must be positive"},
+      {"endpoint: https://h:4318\ntls: {insecure: true}\n",
+       "tls::insecure: insecure: true cannot turn off TLS for an https:// endpoint"},
       {"endpoint: http://h:4318\nretry_on_failure: {randomization_factor: 2}\n",
        "randomization_factor must be between 0 and 1"},
   };
