@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "core/factory.h"
@@ -13,8 +15,13 @@ struct BatchProcessorConfig : ComponentConfig {
   int64_t send_batch_size = 8192;
   // Upper bound of items in one sent batch; 0 means no limit.
   int64_t send_batch_max_size = 0;
-  // Longest time the first pending item waits; 0 sends at once.
+  // Longest time pending items wait while downstream is busy; 0 sends at once.
   absl::Duration timeout = absl::Milliseconds(200);
+  // Client metadata keys (lower-cased) whose values partition batching: one batch per
+  // distinct combination, carrying those keys downstream.
+  std::vector<std::string> metadata_keys;
+  // Distinct combinations allowed; past it, requests are refused. 0 = no limit.
+  int64_t metadata_cardinality_limit = 1000;
 };
 
 }  // namespace otlpd

@@ -1,5 +1,9 @@
 #include "processors/batch/factory.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "processors/batch/batch_processor.h"
 #include "processors/batch/config.h"
 
@@ -17,6 +21,24 @@ class BatchProcessorFactory : public ProcessorFactory {
     node.Get("send_batch_size", &config->send_batch_size);
     node.Get("send_batch_max_size", &config->send_batch_max_size);
     node.GetDuration("timeout", &config->timeout);
+    std::vector<std::string> keys;
+    if (node.Get("metadata_keys", &keys)) {
+      for (std::string& k : keys) {
+        absl::AsciiStrToLower(&k);
+        if (std::find(config->metadata_keys.begin(), config->metadata_keys.end(), k) !=
+            config->metadata_keys.end()) {
+          node.Error("metadata_keys", absl::StrCat("duplicate entry in metadata_keys: \"", k,
+                                                   "\" (case-insensitive)"));
+          continue;
+        }
+        config->metadata_keys.push_back(k);
+      }
+      std::sort(config->metadata_keys.begin(), config->metadata_keys.end());
+    }
+    if (node.Get("metadata_cardinality_limit", &config->metadata_cardinality_limit) &&
+        config->metadata_cardinality_limit < 0) {
+      node.Error("metadata_cardinality_limit", "metadata_cardinality_limit must not be negative");
+    }
     if (config->send_batch_size < 0) {
       node.Error("send_batch_size", "send_batch_size must not be negative");
     }

@@ -11,10 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/batch_builder.h"
 #include "core/component.h"
 #include "core/config_node.h"
 #include "core/metrics.h"
-#include "core/batch_builder.h"
 #include "processors/batch/config.h"
 #include "processors/batch/factory.h"
 #include "testing/otlp_data.h"
@@ -227,7 +227,19 @@ struct Fixture {
   uint64_t Counter(const std::string& name) {
     return host.registry.GetCounter(name, {{"processor", "batch/test"}})->value();
   }
+  // Makes downstream busy: holds completions and sends one small request, which goes at
+  // once (downstream was idle). What arrives next waits for it, as behind a slow exporter.
+  void Occupy() {
+    sink->hold();
+    const size_t before = sink->received_count();
+    TelemetryPtr data = Sample(signal, {.seed = 999, .items_per_scope = 1});
+    blocker_items = data->ItemCount();
+    processor->Consume(data, blocker.Callback());
+    ASSERT_EQ(sink->received_count(), before + 1);
+  }
+  size_t blocker_items = 0;
 
+  struct Result blocker;
   Signal signal;
   TestHost host;
   std::shared_ptr<Sink> sink = std::make_shared<Sink>();
@@ -250,15 +262,18 @@ TEST_P(BatchSignalTest, MergesRequestsIntoOneInOrder) {
     per_request = inputs.back()->ItemCount();
   }
   ASSERT_GT(per_request, 0u);
-  // The fourth request completes the batch.
+  // While downstream is busy the requests wait; the fourth completes the batch.
   Fixture f(signal, absl::StrCat("send_batch_size: ", per_request * 4, "\ntimeout: 1h"));
+  f.Occupy();
   Result results[4];
   for (int i = 0; i < 4; ++i) {
     f.processor->Consume(inputs[i], results[i].Callback());
-    EXPECT_EQ(f.sink->received_count(), i < 3 ? 0u : 1u);
+    EXPECT_EQ(f.sink->received_count(), i < 3 ? 1u : 2u);
   }
-  ASSERT_EQ(f.sink->received_count(), 1u);
-  TelemetryPtr merged = f.sink->received()[0];
+  ASSERT_EQ(f.sink->received_count(), 2u);
+  while (f.sink->CompleteOne(absl::OkStatus())) {
+  }
+  TelemetryPtr merged = f.sink->received()[1];
   EXPECT_EQ(merged->signal(), signal);
   EXPECT_EQ(merged->ItemCount(), per_request * 4);
 
@@ -270,12 +285,13 @@ TEST_P(BatchSignalTest, MergesRequestsIntoOneInOrder) {
     EXPECT_EQ(r.calls.load(), 1);
     EXPECT_TRUE(r.Get().ok()) << r.Get();
   }
-  EXPECT_EQ(f.Counter("otelcol_processor_batch_batch_size_trigger_send"), 1u);
+  // The blocker and the merged batch.
+  EXPECT_EQ(f.Counter("otelcol_processor_batch_batch_size_trigger_send"), 2u);
   EXPECT_EQ(f.Counter("otelcol_processor_batch_timeout_trigger_send"), 0u);
   Histogram* sizes = f.host.registry.GetHistogram("otelcol_processor_batch_batch_send_size",
                                                   {{"processor", "batch/test"}}, {});
-  EXPECT_EQ(sizes->count(), 1u);
-  EXPECT_EQ(sizes->sum(), static_cast<double>(per_request * 4));
+  EXPECT_EQ(sizes->count(), 2u);
+  EXPECT_EQ(sizes->sum(), static_cast<double>(per_request * 4 + f.blocker_items));
 }
 
 TEST_P(BatchSignalTest, SplitsOneLargeRequestByMaxSize) {
@@ -325,18 +341,20 @@ TEST_P(BatchSignalTest, SplitsAcrossRequestsAndKeepsTheRestPending) {
   const size_t max = n + n / 2 + 1;
   Fixture f(signal, absl::StrCat("send_batch_size: ", size, "\nsend_batch_max_size: ", max,
                                  "\ntimeout: 1h"));
-  f.sink->hold();
+  f.Occupy();
   Result results[3];
   f.processor->Consume(inputs[0], results[0].Callback());
-  EXPECT_EQ(f.sink->received_count(), 0u);
+  EXPECT_EQ(f.sink->received_count(), 1u);
   f.processor->Consume(inputs[1], results[1].Callback());
-  ASSERT_EQ(f.sink->received_count(), 1u);
-  EXPECT_EQ(f.sink->received()[0]->ItemCount(), max);
+  ASSERT_EQ(f.sink->received_count(), 2u);
+  EXPECT_EQ(f.sink->received()[1]->ItemCount(), max);
   f.processor->Consume(inputs[2], results[2].Callback());
   // Pending now 2n - max + n >= size: a second batch.
-  ASSERT_EQ(f.sink->received_count(), 2u);
-  f.processor->Shutdown(absl::Now());  // flushes the rest without waiting
+  ASSERT_EQ(f.sink->received_count(), 3u);
+  ASSERT_TRUE(f.sink->CompleteOne(absl::OkStatus()));  // the blocker
+  f.processor->Shutdown(absl::Now());                  // flushes the rest without waiting
   std::vector<TelemetryPtr> out = f.sink->received();
+  out.erase(out.begin());
   size_t sum = 0;
   for (const auto& t : out) {
     EXPECT_LE(t->ItemCount(), max);
@@ -431,28 +449,97 @@ TEST(BatchProcessorTest, FullRequestPassesThroughUncopied) {
   EXPECT_EQ(f.Counter("otelcol_processor_batch_batch_size_trigger_send"), 1u);
 }
 
-TEST(BatchProcessorTest, TimeoutSendsWhatIsPending) {
+TEST(BatchProcessorTest, IdleDownstreamMeansNoWaiting) {
+  // A sequential client (one request at a time, as an SDK's batch span processor) is
+  // never held for `timeout`: with downstream idle, its request goes at once.
+  Fixture f(Signal::kTraces, "send_batch_size: 8192\ntimeout: 1h");
+  for (uint64_t i = 1; i <= 5; ++i) {
+    Result r;
+    TelemetryPtr input = Sample(Signal::kTraces, {.seed = i});
+    f.processor->Consume(input, r.Callback());
+    EXPECT_EQ(r.calls.load(), 1);
+    EXPECT_TRUE(r.Get().ok());
+    EXPECT_EQ(f.sink->received().back().get(), input.get());  // uncopied
+  }
+  EXPECT_EQ(f.sink->received_count(), 5u);
+}
+
+TEST(BatchProcessorTest, RequestsArrivingWhileBusyGoTogether) {
+  // Group commit: what arrives while downstream works on a batch goes as one batch when it
+  // finishes, without waiting for the size or the timeout.
+  Fixture f(Signal::kLogs, "send_batch_size: 1000\ntimeout: 1h");
+  f.Occupy();
+  Result a, b, c;
+  f.processor->Consume(Sample(Signal::kLogs, {.seed = 1}), a.Callback());
+  f.processor->Consume(Sample(Signal::kLogs, {.seed = 2}), b.Callback());
+  f.processor->Consume(Sample(Signal::kLogs, {.seed = 3}), c.Callback());
+  EXPECT_EQ(f.sink->received_count(), 1u);
+  ASSERT_TRUE(f.sink->CompleteOne(absl::OkStatus()));  // the blocker finishes
+  ASSERT_EQ(f.sink->received_count(), 2u);
+  EXPECT_EQ(f.sink->received()[1]->ItemCount(), 9u);
+  EXPECT_EQ(a.calls.load(), 0);  // still in the batch downstream
+  ASSERT_TRUE(f.sink->CompleteOne(absl::OkStatus()));
+  EXPECT_EQ(a.calls.load() + b.calls.load() + c.calls.load(), 3);
+  EXPECT_EQ(f.Counter("otlpd_processor_batch_idle_trigger_send"), 1u);
+}
+
+TEST(BatchProcessorTest, TimeoutSendsWhatIsPendingWhileDownstreamStaysBusy) {
   Fixture f(Signal::kLogs, "send_batch_size: 1000\ntimeout: 150ms");
+  f.Occupy();  // and never completed
   Result a, b;
   const absl::Time start = absl::Now();
   f.processor->Consume(Sample(Signal::kLogs, {.seed = 1}), a.Callback());
   f.processor->Consume(Sample(Signal::kLogs, {.seed = 2}), b.Callback());
-  EXPECT_EQ(f.sink->received_count(), 0u);
-  ASSERT_TRUE(WaitUntil([&] { return f.sink->received_count() == 1; }, absl::Seconds(10)));
+  EXPECT_EQ(f.sink->received_count(), 1u);
+  ASSERT_TRUE(WaitUntil([&] { return f.sink->received_count() == 2; }, absl::Seconds(10)));
   const absl::Duration waited = absl::Now() - start;
   EXPECT_GE(waited, absl::Milliseconds(140));
-  EXPECT_EQ(f.sink->received()[0]->ItemCount(), 6u);
-  ASSERT_TRUE(
-      WaitUntil([&] { return a.calls.load() == 1 && b.calls.load() == 1; }, absl::Seconds(5)));
+  EXPECT_EQ(f.sink->received()[1]->ItemCount(), 6u);
   EXPECT_EQ(f.Counter("otelcol_processor_batch_timeout_trigger_send"), 1u);
-  EXPECT_EQ(f.Counter("otelcol_processor_batch_batch_size_trigger_send"), 0u);
 
   // The timer starts over for the next pending item.
   Result c;
   f.processor->Consume(Sample(Signal::kLogs, {.seed = 3}), c.Callback());
-  ASSERT_TRUE(WaitUntil([&] { return c.calls.load() == 1; }, absl::Seconds(10)));
-  EXPECT_EQ(f.sink->received_count(), 2u);
+  ASSERT_TRUE(WaitUntil([&] { return f.sink->received_count() == 3; }, absl::Seconds(10)));
   EXPECT_EQ(f.Counter("otelcol_processor_batch_timeout_trigger_send"), 2u);
+  while (f.sink->CompleteOne(absl::OkStatus())) {
+  }
+  EXPECT_EQ(a.calls.load() + b.calls.load() + c.calls.load(), 3);
+}
+
+TEST(BatchProcessorTest, MetadataKeysBatchPerCombination) {
+  Fixture f(Signal::kTraces,
+            "send_batch_size: 1000\ntimeout: 1h\nmetadata_keys: [X-Tenant]\n"
+            "metadata_cardinality_limit: 2");
+  auto with_tenant = [](const char* tenant, uint64_t seed) {
+    auto t = std::const_pointer_cast<Telemetry>(Sample(Signal::kTraces, {.seed = seed}));
+    if (tenant != nullptr) {
+      t->set_metadata(std::make_shared<Metadata>(
+          Metadata{{"x-tenant", tenant}, {"authorization", std::string("secret-") + tenant}}));
+    }
+    return TelemetryPtr(t);
+  };
+  f.sink->hold();
+  Result r[5];
+  f.processor->Consume(with_tenant("a", 1), r[0].Callback());  // a: idle, goes at once
+  f.processor->Consume(with_tenant("b", 2), r[1].Callback());  // b: its own batcher, idle
+  f.processor->Consume(with_tenant("a", 3), r[2].Callback());  // a busy: waits
+  f.processor->Consume(with_tenant("a", 4), r[3].Callback());
+  EXPECT_EQ(f.sink->received_count(), 2u);
+  // A third combination (no tenant) is past the limit: refused for good.
+  f.processor->Consume(with_tenant(nullptr, 5), r[4].Callback());
+  EXPECT_EQ(r[4].Get().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(r[4].Get().message(), "too many batcher metadata-value combinations");
+
+  ASSERT_TRUE(f.sink->CompleteOne(absl::OkStatus()));  // a's first batch
+  ASSERT_EQ(f.sink->received_count(), 3u);
+  TelemetryPtr merged = f.sink->received()[2];
+  EXPECT_EQ(merged->ItemCount(), 2 * Sample(Signal::kTraces, {.seed = 3}).get()->ItemCount());
+  // The merged batch carries the key's value and nothing else of the clients'.
+  ASSERT_NE(merged->metadata(), nullptr);
+  EXPECT_EQ(*merged->metadata(), (Metadata{{"x-tenant", "a"}}));
+  while (f.sink->CompleteOne(absl::OkStatus())) {
+  }
 }
 
 TEST(BatchProcessorTest, ZeroTimeoutSendsAtOnce) {
@@ -509,9 +596,13 @@ TEST(BatchProcessorTest, DownstreamErrorReachesEveryCallerOfTheBatch) {
   ASSERT_EQ(small->ItemCount(), 2u);
   ASSERT_EQ(large->ItemCount(), 5u);
   Result a, b;
+  // small goes alone (downstream idle); large is cut into 4 (size trigger) and, once that
+  // batch is done, the last 1.
   f.processor->Consume(small, a.Callback());
   f.processor->Consume(large, b.Callback());
-  ASSERT_EQ(f.sink->received_count(), 2u);
+  ASSERT_EQ(f.sink->received_count(), 3u);
+  EXPECT_EQ(f.sink->received()[1]->ItemCount(), 4u);
+  EXPECT_EQ(f.sink->received()[2]->ItemCount(), 1u);
   EXPECT_EQ(a.calls.load(), 1);
   EXPECT_TRUE(a.Get().ok());
   EXPECT_EQ(b.calls.load(), 1);
@@ -519,26 +610,30 @@ TEST(BatchProcessorTest, DownstreamErrorReachesEveryCallerOfTheBatch) {
   EXPECT_EQ(b.Get().message(), "upstream down");
 
   // A merged batch that fails fails all of its callers.
-  f.sink->set_script({absl::InvalidArgumentError("bad data")});
+  f.Occupy();
   Result c, d;
   f.processor->Consume(make(3, 1), c.Callback());
-  f.processor->Consume(make(4, 2), d.Callback());
-  ASSERT_EQ(f.sink->received_count(), 3u);
+  f.processor->Consume(make(4, 1), d.Callback());
+  ASSERT_EQ(f.sink->received_count(), 4u);  // the blocker; c and d wait
+  ASSERT_TRUE(f.sink->CompleteOne(absl::OkStatus()));
+  ASSERT_EQ(f.sink->received_count(), 5u);
+  ASSERT_TRUE(f.sink->CompleteOne(absl::InvalidArgumentError("bad data")));
   EXPECT_EQ(c.Get().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(d.Get().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(BatchProcessorTest, ShutdownFlushesAndWaitsForDownstream) {
   Fixture f(Signal::kTraces, "send_batch_size: 1000\ntimeout: 1h");
-  f.sink->hold();
+  f.Occupy();
   Result a;
   f.processor->Consume(Sample(Signal::kTraces, {}), a.Callback());
-  EXPECT_EQ(f.sink->received_count(), 0u);
+  EXPECT_EQ(f.sink->received_count(), 1u);  // a waits behind the blocker
   std::atomic<bool> completed{false};
   std::thread downstream([&] {
-    WaitUntil([&] { return f.sink->held() == 1; }, absl::Seconds(5));
+    WaitUntil([&] { return f.sink->held() == 2; }, absl::Seconds(5));
     absl::SleepFor(absl::Milliseconds(200));
     completed.store(true);
+    f.sink->CompleteOne(absl::OkStatus());
     f.sink->CompleteOne(absl::OkStatus());
   });
   const absl::Time start = absl::Now();
@@ -546,7 +641,7 @@ TEST(BatchProcessorTest, ShutdownFlushesAndWaitsForDownstream) {
   EXPECT_TRUE(completed.load());
   EXPECT_LT(absl::Now() - start, absl::Seconds(9));
   downstream.join();
-  EXPECT_EQ(f.sink->received_count(), 1u);
+  EXPECT_EQ(f.sink->received_count(), 2u);
   EXPECT_EQ(a.calls.load(), 1);
   EXPECT_TRUE(a.Get().ok());
 
@@ -624,8 +719,19 @@ TEST(BatchProcessorTest, ConfigDefaultsAndValidation) {
   EXPECT_EQ(negative.errors().size(), 2u) << negative.Format();
 
   Diagnostics unknown;
-  parse("metadata_keys: [tenant]", &unknown);
+  parse("send_batch_sise: 1", &unknown);
   EXPECT_FALSE(unknown.ok());
+
+  Diagnostics keys;
+  config = parse("metadata_keys: [X-Tenant, org]\nmetadata_cardinality_limit: 10", &keys);
+  EXPECT_TRUE(keys.ok()) << keys.Format();
+  EXPECT_EQ(ConfigAs<BatchProcessorConfig>(*config).metadata_keys,
+            (std::vector<std::string>{"org", "x-tenant"}));
+  Diagnostics duplicate;
+  parse("metadata_keys: [tenant, Tenant]", &duplicate);
+  EXPECT_NE(duplicate.Format().find("duplicate entry in metadata_keys: \"tenant\""),
+            std::string::npos)
+      << duplicate.Format();
 }
 
 }  // namespace
