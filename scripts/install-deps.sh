@@ -8,9 +8,9 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libcurl4-openssl-dev libboost-dev
-  libsimdjson-dev libxxhash-dev libjemalloc-dev
+  libsimdjson-dev libxxhash-dev libjemalloc-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl procps util-linux
+  curl procps util-linux openssl
 )
 # Node.js + npm run the OpenTelemetry JS SDK tests; only installed from Debian when absent.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

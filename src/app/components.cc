@@ -6,6 +6,8 @@
 #include "exporters/nop/factory.h"
 #include "exporters/otlp/factory.h"
 #include "exporters/otlphttp/factory.h"
+#include "extensions/basicauth/factory.h"
+#include "extensions/bearertokenauth/factory.h"
 #include "extensions/health_check/factory.h"
 #include "processors/batch/factory.h"
 #include "processors/memory_limiter/factory.h"
@@ -26,6 +28,8 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewNopExporterFactory());
 
   registry->Register(NewHealthCheckExtensionFactory());
+  registry->Register(NewBearerTokenAuthExtensionFactory());
+  registry->Register(NewBasicAuthExtensionFactory());
 
   registry->Register(NewForwardConnectorFactory());
 }
