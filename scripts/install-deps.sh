@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libcurl4-openssl-dev libboost-dev
+  libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libcurl4-openssl-dev libssl-dev libboost-dev
   libsimdjson-dev libxxhash-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps util-linux

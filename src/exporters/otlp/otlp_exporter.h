@@ -32,8 +32,6 @@ class OtlpGrpcExporter final : public Exporter {
   absl::Status Export(const Telemetry& data);
 
  private:
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials() const;
-
   const std::string id_;
   const OtlpExporterConfig config_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -10,16 +10,9 @@
 #include "core/factory.h"
 #include "core/queued_sender.h"
 #include "core/signal.h"
+#include "core/tls_config.h"
 
 namespace otlpd {
-
-struct OtlpHttpTlsConfig {
-  bool insecure = false;  // accepted for otelcol compatibility; the URL's scheme decides
-  bool insecure_skip_verify = false;  // https without checking the server's certificate
-  std::string ca_file;                // PEM roots; system roots when empty
-  std::string cert_file;              // client certificate (mTLS)
-  std::string key_file;
-};
 
 enum class OtlpHttpEncoding { kProto, kJson };
 
@@ -36,7 +29,9 @@ class OtlpHttpExporterConfig : public ComponentConfig {
   Compression compression = Compression::kGzip;
   absl::Duration timeout = absl::Seconds(30);
   std::vector<std::pair<std::string, std::string>> headers;
-  OtlpHttpTlsConfig tls;
+  // insecure is accepted for otelcol compatibility (the URL's scheme decides);
+  // server_name_override is refused at parse time (libcurl cannot send another SNI).
+  TlsClientSettings tls;
   QueueSettings queue;
   RetrySettings retry;
 };

@@ -42,18 +42,6 @@ bool GetUrl(ConfigNode& node, std::string_view key, std::string* out) {
   return true;
 }
 
-void ParseTls(ConfigNode node, OtlpHttpTlsConfig* tls) {
-  node.Get("insecure", &tls->insecure);
-  node.Get("insecure_skip_verify", &tls->insecure_skip_verify);
-  node.Get("ca_file", &tls->ca_file);
-  node.Get("cert_file", &tls->cert_file);
-  node.Get("key_file", &tls->key_file);
-  if (tls->cert_file.empty() != tls->key_file.empty()) {
-    node.Error(tls->cert_file.empty() ? "key_file" : "cert_file",
-               "cert_file and key_file must be set together");
-  }
-}
-
 class OtlpHttpExporterFactory final : public ExporterFactory {
  public:
   std::string_view type() const override { return "otlphttp"; }
@@ -101,7 +89,11 @@ class OtlpHttpExporterFactory final : public ExporterFactory {
         node.Error("headers", absl::StrCat("invalid header \"", name, "\""));
       }
     }
-    ParseTls(node.Child("tls"), &cfg->tls);
+    ConfigNode tls = node.Child("tls");
+    ParseTlsClient(tls, &cfg->tls);
+    if (!cfg->tls.server_name_override.empty()) {
+      tls.Error("server_name_override", "not supported by the otlphttp exporter");
+    }
     ParseQueueSettings(node.Child("sending_queue"), &cfg->queue);
     ParseRetrySettings(node.Child("retry_on_failure"), &cfg->retry);
     return cfg;
