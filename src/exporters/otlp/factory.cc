@@ -50,19 +50,6 @@ void ParseEndpoint(ConfigNode& node, OtlpExporterConfig* cfg) {
   cfg->endpoint = std::string(target);
 }
 
-void ParseTls(ConfigNode node, OtlpGrpcTlsConfig* tls) {
-  node.Get("insecure", &tls->insecure);
-  node.Get("insecure_skip_verify", &tls->insecure_skip_verify);
-  node.Get("ca_file", &tls->ca_file);
-  node.Get("cert_file", &tls->cert_file);
-  node.Get("key_file", &tls->key_file);
-  node.Get("server_name_override", &tls->server_name_override);
-  if (tls->cert_file.empty() != tls->key_file.empty()) {
-    node.Error(tls->cert_file.empty() ? "key_file" : "cert_file",
-               "cert_file and key_file must be set together");
-  }
-}
-
 void ParseCompressionKey(ConfigNode& node, OtlpExporterConfig* cfg) {
   std::string name;
   if (!node.Get("compression", &name)) return;
@@ -91,7 +78,7 @@ class OtlpExporterFactory final : public ExporterFactory {
   std::unique_ptr<ComponentConfig> ParseConfig(ConfigNode& node) const override {
     auto cfg = std::make_unique<OtlpExporterConfig>();
     ParseEndpoint(node, cfg.get());
-    ParseTls(node.Child("tls"), &cfg->tls);
+    ParseTlsClient(node.Child("tls"), &cfg->tls);
     ParseCompressionKey(node, cfg.get());
     std::vector<std::pair<std::string, std::string>> headers;
     if (node.Get("headers", &headers)) {

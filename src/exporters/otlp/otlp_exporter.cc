@@ -1,17 +1,13 @@
 #include "exporters/otlp/otlp_exporter.h"
 
-#include <grpcpp/security/tls_certificate_provider.h>
-#include <grpcpp/security/tls_certificate_verifier.h>
-#include <grpcpp/security/tls_credentials_options.h>
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "core/grpc_tls.h"
 #include "core/status.h"
 #include "google/rpc/retry_info.pb.h"
 #include "google/rpc/status.pb.h"
@@ -23,14 +19,6 @@ namespace {
 namespace trace_v1 = opentelemetry::proto::collector::trace::v1;
 namespace metrics_v1 = opentelemetry::proto::collector::metrics::v1;
 namespace logs_v1 = opentelemetry::proto::collector::logs::v1;
-
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", what, " ", path));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 std::optional<absl::Duration> RetryInfoDelay(const grpc::Status& status) {
   if (status.error_details().empty()) return std::nullopt;
@@ -103,45 +91,6 @@ OtlpGrpcSender::OtlpGrpcSender(std::string id, const OtlpExporterConfig& config)
 
 OtlpGrpcSender::~OtlpGrpcSender() = default;
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> OtlpGrpcSender::Credentials() const {
-  const OtlpGrpcTlsConfig& tls = config_.tls;
-  if (tls.insecure && !config_.https_scheme) return grpc::InsecureChannelCredentials();
-
-  std::string roots, cert, key;
-  if (!tls.ca_file.empty()) {
-    absl::StatusOr<std::string> r = ReadFile(tls.ca_file, "tls::ca_file");
-    if (!r.ok()) return r.status();
-    roots = *std::move(r);
-  }
-  if (!tls.cert_file.empty()) {
-    absl::StatusOr<std::string> c = ReadFile(tls.cert_file, "tls::cert_file");
-    if (!c.ok()) return c.status();
-    absl::StatusOr<std::string> k = ReadFile(tls.key_file, "tls::key_file");
-    if (!k.ok()) return k.status();
-    cert = *std::move(c);
-    key = *std::move(k);
-  }
-  if (!tls.insecure_skip_verify) {
-    grpc::SslCredentialsOptions options;
-    options.pem_root_certs = roots;  // empty: gRPC's default roots
-    options.pem_cert_chain = cert;
-    options.pem_private_key = key;
-    return grpc::SslCredentials(options);
-  }
-  // Encrypted, but any server certificate is accepted.
-  grpc::experimental::TlsChannelCredentialsOptions options;
-  options.set_verify_server_certs(false);
-  options.set_check_call_host(false);
-  options.set_certificate_verifier(std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
-  if (!cert.empty()) {
-    std::vector<grpc::experimental::IdentityKeyCertPair> pairs = {{key, cert}};
-    options.set_certificate_provider(
-        std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pairs));
-    options.watch_identity_key_cert_pairs();
-  }
-  return grpc::experimental::TlsCredentials(options);
-}
-
 absl::Status OtlpGrpcSender::Start(Host* host) {
   if (config_.authenticator) {
     if (host == nullptr) return absl::FailedPreconditionError("auth needs a host");
@@ -150,7 +99,8 @@ absl::Status OtlpGrpcSender::Start(Host* host) {
     if (!auth.ok()) return auth.status();
     auth_ = *auth;
   }
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = Credentials();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+      MakeGrpcChannelCredentials(config_.tls, config_.https_scheme);
   if (!creds.ok()) return creds.status();
 
   grpc::ChannelArguments args;
@@ -176,9 +126,7 @@ absl::Status OtlpGrpcSender::Start(Host* host) {
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
                 config_.keepalive.permit_without_stream ? 1 : 0);
   }
-  if (!config_.tls.server_name_override.empty()) {
-    args.SetSslTargetNameOverride(config_.tls.server_name_override);
-  }
+  ApplyGrpcChannelTlsArgs(config_.tls, &args);
   // RPCs fail fast while the channel waits to reconnect, so a long reconnect backoff
   // (gRPC's default grows to 120s) would delay recovery well past the upstream's return.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);

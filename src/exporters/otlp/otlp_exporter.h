@@ -29,8 +29,6 @@ class OtlpGrpcSender final : public RequestSender {
   void CancelAll() override;
 
  private:
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials() const;
-
   const std::string id_;
   const OtlpExporterConfig config_;
   const ClientAuthenticator* auth_ = nullptr;

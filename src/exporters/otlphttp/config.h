@@ -11,18 +11,9 @@
 #include "core/exporter_helper.h"
 #include "core/factory.h"
 #include "core/signal.h"
+#include "core/tls_config.h"
 
 namespace otlpd {
-
-struct OtlpHttpTlsConfig {
-  // Plaintext. The URL's scheme already says so (http://); with https:// it is an error.
-  bool insecure = false;
-  bool insecure_skip_verify = false;  // https without checking the server's certificate
-  std::string ca_file;                // PEM roots; system roots when empty
-  std::string cert_file;              // client certificate (mTLS)
-  std::string key_file;
-  std::string server_name_override;  // name sent (SNI) and checked instead of the URL's host
-};
 
 enum class OtlpHttpEncoding { kProto, kJson };
 
@@ -38,7 +29,10 @@ class OtlpHttpExporterConfig : public ComponentConfig {
   OtlpHttpEncoding encoding = OtlpHttpEncoding::kProto;
   Compression compression = Compression::kGzip;
   std::vector<std::pair<std::string, std::string>> headers;
-  OtlpHttpTlsConfig tls;
+  // The URL's scheme decides whether TLS is used: insecure: true next to an https:// URL
+  // is an error; server_name_override names the server (SNI, certificate check) instead of
+  // the URL's host.
+  TlsClientSettings tls;
   std::optional<ComponentId> authenticator;  // auth::authenticator
   ExporterHelperSettings helper;             // timeout (30s here), retry_on_failure, sending_queue
 };

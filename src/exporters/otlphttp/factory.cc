@@ -42,19 +42,6 @@ bool GetUrl(ConfigNode& node, std::string_view key, std::string* out) {
   return true;
 }
 
-void ParseTls(ConfigNode node, OtlpHttpTlsConfig* tls) {
-  node.Get("insecure", &tls->insecure);
-  node.Get("insecure_skip_verify", &tls->insecure_skip_verify);
-  node.Get("ca_file", &tls->ca_file);
-  node.Get("cert_file", &tls->cert_file);
-  node.Get("key_file", &tls->key_file);
-  node.Get("server_name_override", &tls->server_name_override);
-  if (tls->cert_file.empty() != tls->key_file.empty()) {
-    node.Error(tls->cert_file.empty() ? "key_file" : "cert_file",
-               "cert_file and key_file must be set together");
-  }
-}
-
 // For HTTP the URL's scheme decides whether TLS is used; `insecure: true` next to an
 // https:// URL would be silently ignored (as otelcol does), so it is an error here.
 void CheckInsecure(ConfigNode& node, const OtlpHttpExporterConfig& cfg) {
@@ -117,7 +104,7 @@ class OtlpHttpExporterFactory final : public ExporterFactory {
         node.Error("headers", absl::StrCat("invalid header \"", name, "\""));
       }
     }
-    ParseTls(node.Child("tls"), &cfg->tls);
+    ParseTlsClient(node.Child("tls"), &cfg->tls);
     CheckInsecure(node, *cfg);
     ComponentId authenticator;
     if (node.Child("auth").GetExtensionRef("authenticator", &authenticator)) {

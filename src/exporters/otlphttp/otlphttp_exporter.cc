@@ -200,7 +200,7 @@ std::unique_ptr<OtlpHttpSender::Connection> OtlpHttpSender::Acquire() {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, conn.get());
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, conn->error);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  const OtlpHttpTlsConfig& tls = config_.tls;
+  const TlsClientSettings& tls = config_.tls;
   if (!tls.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, tls.ca_file.c_str());
   if (!tls.cert_file.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, tls.cert_file.c_str());
   if (!tls.key_file.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, tls.key_file.c_str());

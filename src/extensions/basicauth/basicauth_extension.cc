@@ -91,7 +91,7 @@ absl::Status BasicAuthServer::Authenticate(const Metadata& headers) const {
 BasicAuthClient::BasicAuthClient(const BasicAuthConfig::ClientAuth& config)
     : value_(BasicAuthHeaderValue(config.username, config.password)) {}
 
-absl::StatusOr<Metadata> BasicAuthClient::Headers() const {
+absl::StatusOr<Metadata> BasicAuthClient::Headers(const Metadata* /*client_metadata*/) const {
   return Metadata{{"authorization", value_}};
 }
 

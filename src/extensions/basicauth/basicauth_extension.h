@@ -41,7 +41,7 @@ class BasicAuthClient : public Extension, public ClientAuthenticator {
  public:
   explicit BasicAuthClient(const BasicAuthConfig::ClientAuth& config);
 
-  absl::StatusOr<Metadata> Headers() const override;
+  absl::StatusOr<Metadata> Headers(const Metadata* client_metadata) const override;
 
  private:
   const std::string value_;

@@ -82,7 +82,8 @@ absl::Status BearerTokenAuthExtension::Authenticate(const Metadata& headers) con
   return absl::OkStatus();
 }
 
-absl::StatusOr<Metadata> BearerTokenAuthExtension::Headers() const {
+absl::StatusOr<Metadata> BearerTokenAuthExtension::Headers(
+    const Metadata* /*client_metadata*/) const {
   std::shared_ptr<const Values> current = values();
   if (current->empty()) {
     return absl::FailedPreconditionError(absl::StrCat(id_, ": no token loaded (not started)"));

@@ -42,7 +42,7 @@ class BearerTokenAuthExtension : public Extension,
   void Shutdown(absl::Time deadline) override;
 
   absl::Status Authenticate(const Metadata& headers) const override;
-  absl::StatusOr<Metadata> Headers() const override;
+  absl::StatusOr<Metadata> Headers(const Metadata* client_metadata) const override;
 
  private:
   // What identifies one version of the token file.

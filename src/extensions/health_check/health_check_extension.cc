@@ -30,9 +30,9 @@ absl::Status HealthCheckExtension::Start() {
   return absl::OkStatus();
 }
 
-void HealthCheckExtension::Shutdown(absl::Time /*deadline*/) {
+void HealthCheckExtension::Shutdown(absl::Time deadline) {
   if (server_ != nullptr) {
-    server_->Stop();
+    server_->Stop(deadline);
     server_.reset();
   }
 }

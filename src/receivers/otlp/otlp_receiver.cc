@@ -76,7 +76,9 @@ void OtlpReceiver::Shutdown(absl::Time deadline) {
                  core_->id().ToString());
   }
   if (grpc_) grpc_->FinishShutdown();
-  if (http_) http_->Stop();
+  // Requests the pipeline answered by now get their responses written; later ones are
+  // dropped at the deadline.
+  if (http_) http_->Stop(deadline);
 }
 
 int OtlpReceiver::grpc_port() const { return grpc_ ? grpc_->port() : 0; }

@@ -757,7 +757,7 @@ TEST(OtlpExporterConfigTest, ReportsBadConfig) {
       {"endpoint: localhost:4317\nendpont: x\n", "exporters::otlp::endpont: unknown key"},
       {"endpoint: localhost:4317\ntls: {insecure: yes please}\n", "tls::insecure"},
       {"endpoint: localhost:4317\ntls: {cert_file: /a.pem}\n",
-       "cert_file and key_file must be set together"},
+       "TLS configuration must include both certificate and key"},
       {"endpoint: localhost:4317\ntimeout: soon\n", "exporters::otlp::timeout"},
       {"endpoint: localhost:4317\nsending_queue: {queue_size: 0}\n",
        "`queue_size` must be positive"},

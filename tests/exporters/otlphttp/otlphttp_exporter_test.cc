@@ -565,6 +565,8 @@ TEST(OtlpHttpExporterConfigTest, ReportsBadConfig) {
       {"endpoint: http://h:4318\nencoding: xml\n", "invalid value \"xml\""},
       {"endpoint: http://h:4318\nendpont: x\n", "exporters::otlphttp::endpont: unknown key"},
       {"endpoint: http://h:4318\ntls: {verify: false}\n", "tls::verify: unknown key"},
+      {"endpoint: https://h:4318\ntls: {key_file: /k.pem}\n",
+       "TLS configuration must include both certificate and key"},
       {"endpoint: http://h:4318\ntimeout: 5\n", "exporters::otlphttp::timeout"},
       {"endpoint: http://h:4318\nsending_queue: {num_consumers: -1}\n",
        "`num_consumers` must be positive"},

@@ -186,7 +186,7 @@ TEST(BasicAuthTest, ServerAndClientAreDistinctRoles) {
 TEST(BasicAuthTest, ClientHeader) {
   // RFC 7617's example.
   auto b = Make("client_auth:\n  username: Aladdin\n  password: open sesame");
-  absl::StatusOr<Metadata> headers = b->client()->Headers();
+  absl::StatusOr<Metadata> headers = b->client()->Headers(nullptr);
   ASSERT_TRUE(headers.ok()) << headers.status();
   EXPECT_EQ(*headers, (Metadata{{"authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="}}));
 

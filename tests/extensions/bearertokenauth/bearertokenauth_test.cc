@@ -177,7 +177,7 @@ TEST(BearerTokenAuthTest, ServerChecksSchemeAndToken) {
 
 TEST(BearerTokenAuthTest, ClientSendsSchemeAndToken) {
   auto s = Make("token: s3cr3t");
-  absl::StatusOr<Metadata> headers = s->ext->Headers();
+  absl::StatusOr<Metadata> headers = s->ext->Headers(nullptr);
   ASSERT_TRUE(headers.ok()) << headers.status();
   EXPECT_EQ(*headers, (Metadata{{"authorization", "Bearer s3cr3t"}}));
 }
@@ -189,14 +189,14 @@ TEST(BearerTokenAuthTest, CustomHeaderAndScheme) {
   EXPECT_FALSE(Auth(*s->ext, "Bearer abc", "x-api-key").ok());
   absl::Status missing = Auth(*s->ext, "Token abc", "authorization");
   EXPECT_EQ(missing.message(), "missing or empty authorization header: X-API-Key");
-  EXPECT_EQ(*s->ext->Headers(), (Metadata{{"x-api-key", "Token abc"}}));
+  EXPECT_EQ(*s->ext->Headers(nullptr), (Metadata{{"x-api-key", "Token abc"}}));
 
   // An empty scheme: the header is the bare token.
   auto bare = Make("token: abc\nscheme: ''");
   EXPECT_TRUE(Auth(*bare->ext, "abc").ok());
   EXPECT_FALSE(Auth(*bare->ext, " abc").ok());
   EXPECT_FALSE(Auth(*bare->ext, "Bearer abc").ok());
-  EXPECT_EQ(*bare->ext->Headers(), (Metadata{{"authorization", "abc"}}));
+  EXPECT_EQ(*bare->ext->Headers(nullptr), (Metadata{{"authorization", "abc"}}));
 }
 
 TEST(BearerTokenAuthTest, SeveralTokens) {
@@ -205,7 +205,7 @@ TEST(BearerTokenAuthTest, SeveralTokens) {
   EXPECT_TRUE(Auth(*s->ext, "Bearer second").ok());
   EXPECT_TRUE(Auth(*s->ext, "Bearer third").ok());
   EXPECT_FALSE(Auth(*s->ext, "Bearer fourth").ok());
-  EXPECT_EQ(*s->ext->Headers(), (Metadata{{"authorization", "Bearer first"}}));
+  EXPECT_EQ(*s->ext->Headers(nullptr), (Metadata{{"authorization", "Bearer first"}}));
 }
 
 TEST(BearerTokenAuthTest, TokenFileLinesAreTrimmed) {
@@ -217,7 +217,7 @@ TEST(BearerTokenAuthTest, TokenFileLinesAreTrimmed) {
   EXPECT_TRUE(Auth(*s->ext, "Bearer two").ok());
   EXPECT_FALSE(Auth(*s->ext, "Bearer ").ok());
   EXPECT_FALSE(Auth(*s->ext, "Bearer  one ").ok());
-  EXPECT_EQ(*s->ext->Headers(), (Metadata{{"authorization", "Bearer one"}}));
+  EXPECT_EQ(*s->ext->Headers(nullptr), (Metadata{{"authorization", "Bearer one"}}));
 }
 
 TEST(BearerTokenAuthTest, UnusableFileFailsStart) {
@@ -227,7 +227,7 @@ TEST(BearerTokenAuthTest, UnusableFileFailsStart) {
   EXPECT_EQ(missing->start.message(), absl::StrCat("cannot open token file ", dir.File("absent"),
                                                    ": No such file or directory"));
   EXPECT_TRUE(absl::IsUnauthenticated(Auth(*missing->ext, "Bearer ")));
-  EXPECT_FALSE(missing->ext->Headers().ok());
+  EXPECT_FALSE(missing->ext->Headers(nullptr).ok());
 
   auto blank = Make(absl::StrCat("filename: ", dir.Write("blank", " \n\n")));
   EXPECT_FALSE(blank->start.ok());
@@ -250,7 +250,7 @@ TEST(BearerTokenAuthTest, TokenFileChangesArePickedUp) {
   dir.Write("token", "new-token-1\n");
   ASSERT_TRUE(WaitUntil([&] { return Auth(ext, "Bearer new-token-1").ok(); }, absl::Seconds(10)));
   EXPECT_FALSE(Auth(ext, "Bearer old-token").ok());
-  EXPECT_EQ(*ext.Headers(), (Metadata{{"authorization", "Bearer new-token-1"}}));
+  EXPECT_EQ(*ext.Headers(nullptr), (Metadata{{"authorization", "Bearer new-token-1"}}));
 
   // Same size and the same mtime (set back explicitly): the inode and ctime still tell.
   struct stat before;
@@ -266,7 +266,7 @@ TEST(BearerTokenAuthTest, TokenFileChangesArePickedUp) {
   ASSERT_TRUE(WaitUntil([&] { return logs.Count("keeping the previous token(s)") > 0; },
                         absl::Seconds(10)));
   EXPECT_TRUE(Auth(ext, "Bearer new-token-2").ok());
-  EXPECT_EQ(*ext.Headers(), (Metadata{{"authorization", "Bearer new-token-2"}}));
+  EXPECT_EQ(*ext.Headers(nullptr), (Metadata{{"authorization", "Bearer new-token-2"}}));
 
   // Back, empty: still the last token (the warning is not repeated).
   dir.Write("token", "");
