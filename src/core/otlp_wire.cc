@@ -4,7 +4,6 @@
 
 #include <climits>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <string_view>
 #include <utility>
