@@ -1,10 +1,10 @@
 #include "receivers/otlp/export_core.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/id_validation.h"
 #include "core/status.h"
 
 namespace otlpd {
@@ -27,7 +27,7 @@ ExportCore::ExportCore(const CreateSettings& settings, ReceiverConsumers consume
   }
 }
 
-void ExportCore::Export(OtlpTransport transport, std::unique_ptr<Telemetry> data,
+void ExportCore::Export(OtlpTransport transport, std::shared_ptr<Telemetry> data, size_t rejected,
                         ExportReply reply) {
   const Signal signal = data->signal();
   const ConsumerPtr& consumer = consumers_.For(signal);
@@ -37,37 +37,71 @@ void ExportCore::Export(OtlpTransport transport, std::unique_ptr<Telemetry> data
                                   0});
     return;
   }
-  const IdValidation ids = RemoveInvalidItems(data.get());
-  if (ids.rejected > 0) refused(transport, signal)->Add(ids.rejected);
+  if (rejected > 0) refused(transport, signal)->Add(rejected);
+  const size_t kept = data->ItemCount();
   if (stopping_.load(std::memory_order_relaxed)) {
-    refused(transport, signal)->Add(ids.kept);
+    refused(transport, signal)->Add(kept);
     std::move(reply)(ExportResult{RetryableError(absl::StatusCode::kUnavailable,
                                                  "receiver is shutting down", kDefaultRetryAfter),
-                                  ids.rejected});
+                                  rejected});
     return;
   }
-  if (ids.kept == 0) {
+  if (kept == 0) {
     // Nothing left to deliver (an empty request, or every item rejected).
-    std::move(reply)(ExportResult{absl::OkStatus(), ids.rejected});
+    std::move(reply)(ExportResult{absl::OkStatus(), rejected});
     return;
   }
-  in_flight_.fetch_add(1, std::memory_order_relaxed);
-  consumer->Consume(
-      TelemetryPtr(std::move(data)), [self = shared_from_this(), transport, signal, ids,
-                                      reply = std::move(reply)](absl::Status status) mutable {
-        (status.ok() ? self->accepted(transport, signal) : self->refused(transport, signal))
-            ->Add(ids.kept);
-        std::move(reply)(ExportResult{std::move(status), ids.rejected});
-        self->in_flight_.fetch_sub(1, std::memory_order_release);
-      });
+  auto* pending = new Pending{std::move(reply)};
+  {
+    absl::MutexLock lock(&mu_);
+    pending->next = pending_head_;
+    if (pending_head_ != nullptr) pending_head_->prev = pending;
+    pending_head_ = pending;
+    ++pending_count_;
+  }
+  consumer->Consume(TelemetryPtr(std::move(data)), [self = shared_from_this(), transport, signal,
+                                                    kept, rejected, pending](absl::Status status) {
+    (status.ok() ? self->accepted(transport, signal) : self->refused(transport, signal))->Add(kept);
+    ExportReply reply = self->Take(pending);
+    if (reply) std::move(reply)(ExportResult{std::move(status), rejected});
+  });
 }
 
-bool ExportCore::WaitIdle(absl::Time deadline) const {
-  while (in_flight_.load(std::memory_order_acquire) > 0) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
+ExportReply ExportCore::Take(Pending* p) {
+  absl::MutexLock lock(&mu_);
+  ExportReply reply = std::move(p->reply);
+  if (!reply) {
+    // AnswerPending answered it and left it to us to free.
+    delete p;
+    return reply;
   }
-  return true;
+  if (p->prev != nullptr) p->prev->next = p->next;
+  if (p->next != nullptr) p->next->prev = p->prev;
+  if (pending_head_ == p) pending_head_ = p->next;
+  --pending_count_;
+  delete p;
+  return reply;
+}
+
+void ExportCore::AnswerPending(const absl::Status& status) {
+  std::vector<ExportReply> replies;
+  {
+    absl::MutexLock lock(&mu_);
+    // The nodes stay allocated (replies moved out) until their completions Take them.
+    for (Pending* p = pending_head_; p != nullptr; p = p->next) {
+      replies.push_back(std::move(p->reply));
+      p->reply = nullptr;
+    }
+    pending_head_ = nullptr;
+    pending_count_ = 0;
+  }
+  for (ExportReply& reply : replies) std::move(reply)(ExportResult{status, 0});
+}
+
+bool ExportCore::WaitIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_count_ == 0; };
+  return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
 }  // namespace otlpd

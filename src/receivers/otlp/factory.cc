@@ -37,6 +37,19 @@ void ParseNonNegative(ConfigNode& node, std::string_view key, int64_t max, int64
   }
 }
 
+// `auth: {authenticator: <extension id>}`.
+void ParseAuth(ConfigNode& node, std::optional<ComponentId>* out) {
+  bool present = false;
+  ConfigNode auth = node.Child("auth", &present);
+  if (!present) return;
+  ComponentId id;
+  if (auth.GetExtensionRef("authenticator", &id)) {
+    *out = id;
+  } else if (auth.IsDefined() || present) {
+    auth.Error("authenticator", "auth needs an authenticator (an extension id)");
+  }
+}
+
 // otelcol prefixes a url path without a leading '/' with one.
 void ParseUrlPath(ConfigNode& node, std::string_view key, std::string* path) {
   if (!node.Get(key, path)) return;
@@ -61,6 +74,9 @@ class OtlpReceiverFactory final : public ReceiverFactory {
       ParseNonNegative(grpc, "max_recv_msg_size_mib", 2047, &g.max_recv_msg_size_mib);
       ParseNonNegative(grpc, "max_concurrent_streams", UINT32_MAX, &g.max_concurrent_streams);
       grpc.GetEnum("transport", &g.transport, {"tcp"});
+      ParseTlsServer(grpc.Child("tls"), &g.tls);
+      ParseAuth(grpc, &g.authenticator);
+      grpc.Get("include_metadata", &g.include_metadata);
     }
     if (has_http) {
       OtlpHttpConfig& h = config->http.emplace();
@@ -72,6 +88,10 @@ class OtlpReceiverFactory final : public ReceiverFactory {
           h.max_request_body_size <= 0) {
         http.Error("max_request_body_size", "must be positive");
       }
+      ParseTlsServer(http.Child("tls"), &h.tls);
+      ParseCors(http.Child("cors"), &h.cors);
+      ParseAuth(http, &h.authenticator);
+      http.Get("include_metadata", &h.include_metadata);
     }
     if (!has_grpc && !has_http) {
       node.Error("protocols", "must specify at least one protocol when using the OTLP receiver");

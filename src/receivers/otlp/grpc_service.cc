@@ -1,92 +1,98 @@
 #include "receivers/otlp/grpc_service.h"
 
-#include <google/protobuf/duration.pb.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include <climits>
-#include <mutex>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "core/id_validation.h"
+#include "absl/synchronization/mutex.h"
+#include "core/grpc_tls.h"
 #include "core/status.h"
-#include "google/rpc/retry_info.pb.h"
-#include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.grpc.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "receivers/otlp/export_response.h"
+#include "receivers/otlp/request_decoder.h"
 
 namespace otlpd {
 
-namespace {
+// Reactors whose answer has not been fully delivered yet (OnDone not called): shutdown
+// waits for them before cancelling what is left, so that no answered client sees its
+// answer replaced by CANCELLED.
+class ReactorCount {
+ public:
+  void Add() {
+    absl::MutexLock lock(&mu_);
+    ++count_;
+  }
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    --count_;
+  }
+  bool WaitZero(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    auto zero = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
+    return mu_.AwaitWithDeadline(absl::Condition(&zero), deadline);
+  }
 
-using opentelemetry::proto::collector::logs::v1::ExportLogsServiceResponse;
-using opentelemetry::proto::collector::logs::v1::LogsService;
-using opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceResponse;
-using opentelemetry::proto::collector::metrics::v1::MetricsService;
-using opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse;
-using opentelemetry::proto::collector::trace::v1::TraceService;
-
-// One Export call waiting for its pipeline.
-struct GrpcCall {
-  GrpcCall(Signal s, grpc::ServerUnaryReactor* r, grpc::ByteBuffer* out)
-      : signal(s), reactor(r), response(out) {}
-  Signal signal;
-  grpc::ServerUnaryReactor* reactor;  // valid until Finish
-  grpc::ByteBuffer* response;         // valid until Finish
-  std::atomic<bool> finished{false};
+ private:
+  absl::Mutex mu_;
+  int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-template <class Response>
-void SerializeResponse(Response& response, grpc::ByteBuffer* out) {
-  bool own_buffer = false;
-  grpc::SerializationTraits<Response>::Serialize(response, out, &own_buffer);
-}
+namespace {
 
-void SerializeExportResponse(Signal signal, size_t rejected, grpc::ByteBuffer* out) {
-  switch (signal) {
-    case Signal::kTraces: {
-      ExportTraceServiceResponse response;
-      if (rejected > 0) {
-        response.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(rejected));
-        response.mutable_partial_success()->set_error_message(
-            RejectedItemsMessage(signal, rejected));
-      }
-      return SerializeResponse(response, out);
-    }
-    case Signal::kMetrics: {
-      ExportMetricsServiceResponse response;
-      if (rejected > 0) {
-        response.mutable_partial_success()->set_rejected_data_points(
-            static_cast<int64_t>(rejected));
-        response.mutable_partial_success()->set_error_message(
-            RejectedItemsMessage(signal, rejected));
-      }
-      return SerializeResponse(response, out);
-    }
-    case Signal::kLogs: {
-      ExportLogsServiceResponse response;
-      if (rejected > 0) {
-        response.mutable_partial_success()->set_rejected_log_records(
-            static_cast<int64_t>(rejected));
-        response.mutable_partial_success()->set_error_message(
-            RejectedItemsMessage(signal, rejected));
-      }
-      return SerializeResponse(response, out);
+using opentelemetry::proto::collector::logs::v1::LogsService;
+using opentelemetry::proto::collector::metrics::v1::MetricsService;
+using opentelemetry::proto::collector::trace::v1::TraceService;
+
+// One call's reactor: counted from creation until gRPC is done with it.
+class ExportReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit ExportReactor(std::shared_ptr<ReactorCount> count) : count_(std::move(count)) {
+    count_->Add();
+  }
+  void OnDone() override {
+    count_->Done();
+    delete this;
+  }
+  void OnCancel() override {}
+
+ private:
+  std::shared_ptr<ReactorCount> count_;
+};
+
+// The request's bytes without copying when gRPC holds them in one slice (the Cord keeps the
+// slice referenced); otherwise copied once into one buffer.
+absl::Cord ToCord(const grpc::ByteBuffer& buffer) {
+  grpc::Slice single;
+  if (buffer.TrySingleSlice(&single).ok()) {
+    auto* held = new grpc::Slice(single);
+    return absl::MakeCordFromExternal(
+        absl::string_view(reinterpret_cast<const char*>(held->begin()), held->size()),
+        [held](absl::string_view) { delete held; });
+  }
+  std::vector<grpc::Slice> slices;
+  std::string flat;
+  if (buffer.Dump(&slices).ok()) {
+    flat.reserve(buffer.Length());
+    for (const grpc::Slice& s : slices) {
+      flat.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
   }
+  return absl::Cord(std::move(flat));
 }
 
-bool ParseByteBuffer(const grpc::ByteBuffer& buffer, google::protobuf::Message* message) {
-  grpc::Slice slice;
-  if (buffer.TrySingleSlice(&slice).ok()) {
-    return message->ParseFromArray(slice.begin(), static_cast<int>(slice.size()));
+// The call's metadata as the auth extensions and include_metadata see it.
+Metadata CallMetadata(const grpc::CallbackServerContext& context) {
+  Metadata out;
+  out.reserve(context.client_metadata().size());
+  for (const auto& [key, value] : context.client_metadata()) {
+    out.emplace_back(std::string(key.data(), key.size()), std::string(value.data(), value.size()));
   }
-  // The reader only reads; its constructor just wants a non-const pointer.
-  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&buffer));
-  return message->ParseFromZeroCopyStream(&reader);
+  return out;
 }
 
 template <class Svc>
@@ -107,66 +113,27 @@ class RawExportService final
 
 }  // namespace
 
-// Calls waiting for their pipeline, so that Shutdown can answer them: gRPC's Shutdown waits
-// for every callback call to finish, however long the pipeline takes.
-class PendingGrpcCalls {
- public:
-  // False once closed: the caller answers UNAVAILABLE itself.
-  bool Add(const std::shared_ptr<GrpcCall>& call) {
-    std::lock_guard lock(mu_);
-    if (closed_) return false;
-    calls_.emplace(call.get(), call);
-    return true;
-  }
+namespace {
 
-  void Finish(const std::shared_ptr<GrpcCall>& call, const ExportResult& result) {
-    if (call->finished.exchange(true, std::memory_order_acq_rel)) return;
-    {
-      std::lock_guard lock(mu_);
-      calls_.erase(call.get());
-    }
-    if (result.status.ok()) {
-      SerializeExportResponse(call->signal, result.rejected, call->response);
-      call->reactor->Finish(grpc::Status::OK);
-    } else {
-      call->reactor->Finish(ToGrpcStatus(result.status));
-    }
+// Answers one call with the pipeline's result.
+void FinishCall(grpc::ServerUnaryReactor* reactor, grpc::ByteBuffer* response, Signal signal,
+                const ExportResult& result) {
+  if (!result.status.ok()) {
+    reactor->Finish(ToGrpcStatus(result.status));
+    return;
   }
+  // gRPC needs a valid buffer even for the (usual) empty response.
+  grpc::Slice slice(ExportResponseBody(signal, result.rejected, /*json=*/false));
+  *response = grpc::ByteBuffer(&slice, 1);
+  reactor->Finish(grpc::Status::OK);
+}
 
-  void FinishAll(const absl::Status& status) {
-    absl::flat_hash_map<GrpcCall*, std::shared_ptr<GrpcCall>> calls;
-    {
-      std::lock_guard lock(mu_);
-      closed_ = true;
-      calls.swap(calls_);
-    }
-    for (auto& [raw, call] : calls) Finish(call, ExportResult{status, 0});
-  }
-
- private:
-  std::mutex mu_;
-  bool closed_ = false;
-  absl::flat_hash_map<GrpcCall*, std::shared_ptr<GrpcCall>> calls_;
-};
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   const auto code = static_cast<grpc::StatusCode>(status.code());
-  std::string message(status.message());
-  if (status.code() != absl::StatusCode::kUnavailable &&
-      status.code() != absl::StatusCode::kResourceExhausted) {
-    return grpc::Status(code, message);
-  }
-  const absl::Duration delay = RetryAfter(status).value_or(kDefaultRetryAfter);
-  google::rpc::RetryInfo retry_info;
-  const int64_t seconds = absl::ToInt64Seconds(delay);  // truncates toward zero
-  retry_info.mutable_retry_delay()->set_seconds(seconds);
-  retry_info.mutable_retry_delay()->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(delay - absl::Seconds(seconds))));
-  google::rpc::Status details;
-  details.set_code(static_cast<int32_t>(code));
-  details.set_message(message);
-  details.add_details()->PackFrom(retry_info);
-  return grpc::Status(code, message, details.SerializeAsString());
+  return grpc::Status(code, std::string(status.message()),
+                      RetryInfoDetails(status, kDefaultRetryAfter));
 }
 
 std::string GrpcListenAddress(const std::string& endpoint) {
@@ -174,14 +141,26 @@ std::string GrpcListenAddress(const std::string& endpoint) {
   return endpoint;
 }
 
-OtlpGrpcServer::OtlpGrpcServer(std::shared_ptr<ExportCore> core)
-    : core_(std::move(core)), pending_(std::make_shared<PendingGrpcCalls>()) {}
+OtlpGrpcServer::OtlpGrpcServer(std::shared_ptr<ExportCore> core, const OtlpGrpcConfig& config,
+                               const ServerAuthenticator* auth)
+    : core_(std::move(core)),
+      auth_(auth),
+      include_metadata_(config.include_metadata),
+      reactors_(std::make_shared<ReactorCount>()) {}
 
-OtlpGrpcServer::~OtlpGrpcServer() { FinishShutdown(); }
+OtlpGrpcServer::~OtlpGrpcServer() { FinishShutdown(absl::Now()); }
 
 absl::StatusOr<std::unique_ptr<OtlpGrpcServer>> OtlpGrpcServer::Start(
-    const OtlpGrpcConfig& config, std::shared_ptr<ExportCore> core) {
-  std::unique_ptr<OtlpGrpcServer> server(new OtlpGrpcServer(std::move(core)));
+    const OtlpGrpcConfig& config, std::shared_ptr<ExportCore> core,
+    const ServerAuthenticator* auth) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      MakeGrpcServerCredentials(config.tls);
+  if (!creds.ok()) {
+    return absl::Status(creds.status().code(),
+                        absl::StrCat("otlp receiver ", core->id().ToString(),
+                                     ": gRPC tls: ", creds.status().message()));
+  }
+  std::unique_ptr<OtlpGrpcServer> server(new OtlpGrpcServer(std::move(core), config, auth));
   server->services_.push_back(
       std::make_unique<RawExportService<TraceService>>(Signal::kTraces, server.get()));
   server->services_.push_back(
@@ -191,7 +170,7 @@ absl::StatusOr<std::unique_ptr<OtlpGrpcServer>> OtlpGrpcServer::Start(
 
   grpc::ServerBuilder builder;
   const std::string address = GrpcListenAddress(config.endpoint);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(address, *creds, &server->port_);
   int64_t max_recv =
       config.max_recv_msg_size_mib > 0 ? config.max_recv_msg_size_mib << 20 : int64_t{4} << 20;
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<int64_t>(max_recv, INT_MAX)));
@@ -207,13 +186,12 @@ absl::StatusOr<std::unique_ptr<OtlpGrpcServer>> OtlpGrpcServer::Start(
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     server->server_.reset();
-    server->shutdown_begun_ = true;
     server->shut_down_ = true;
     return absl::UnavailableError(absl::StrCat("otlp receiver ", server->core_->id().ToString(),
                                                ": cannot listen for gRPC on ", config.endpoint));
   }
-  spdlog::info("otlp receiver {}: gRPC listening on {} (port {})", server->core_->id().ToString(),
-               config.endpoint, server->port_);
+  spdlog::info("otlp receiver {}: gRPC{} listening on {} (port {})", server->core_->id().ToString(),
+               config.tls.enabled() ? " over TLS" : "", config.endpoint, server->port_);
   return server;
 }
 
@@ -221,50 +199,61 @@ grpc::ServerUnaryReactor* OtlpGrpcServer::Export(Signal signal,
                                                  grpc::CallbackServerContext* context,
                                                  const grpc::ByteBuffer* request,
                                                  grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new ExportReactor(reactors_);
   if (!core_->HasConsumer(signal)) {
     reactor->Finish(
         grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                      absl::StrCat("no pipeline takes ", std::string(SignalName(signal)))));
     return reactor;
   }
-  const size_t wire_size = request->Length();
-  auto data = std::make_unique<Telemetry>(signal, std::max<size_t>(2 * wire_size, 1024));
-  if (!ParseByteBuffer(*request, data->mutable_message())) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "cannot decode the request as an OTLP protobuf message"));
+  std::shared_ptr<const Metadata> metadata;
+  if (auth_ != nullptr || include_metadata_) {
+    auto m = std::make_shared<Metadata>(CallMetadata(*context));
+    if (auth_ != nullptr) {
+      absl::Status allowed = auth_->Authenticate(*m);
+      if (!allowed.ok()) {
+        core_->CountRefused(OtlpTransport::kGrpc, signal, 0);
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(allowed.message())));
+        return reactor;
+      }
+    }
+    if (include_metadata_) metadata = std::move(m);
+  }
+  absl::StatusOr<DecodedRequest> decoded = DecodeProtobufRequest(signal, ToCord(*request));
+  if (!decoded.ok()) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(decoded.status().message())));
     return reactor;
   }
-  auto call = std::make_shared<GrpcCall>(signal, reactor, response);
-  if (!pending_->Add(call)) {
-    reactor->Finish(ToGrpcStatus(RetryableError(absl::StatusCode::kUnavailable,
-                                                "receiver is shutting down", kDefaultRetryAfter)));
-    return reactor;
-  }
-  core_->Export(OtlpTransport::kGrpc, std::move(data),
-                [pending = pending_, call = std::move(call)](ExportResult result) {
-                  pending->Finish(call, result);
+  if (metadata) decoded->data->set_metadata(std::move(metadata));
+  // ExportCore answers every call exactly once, also at shutdown (AnswerPending).
+  core_->Export(OtlpTransport::kGrpc, std::move(decoded->data), decoded->rejected,
+                [reactor, response, signal](ExportResult result) {
+                  FinishCall(reactor, response, signal, result);
                 });
   return reactor;
 }
 
-void OtlpGrpcServer::BeginShutdown(absl::Time deadline) {
-  if (shutdown_begun_) return;
-  shutdown_begun_ = true;
-  stopper_ = std::thread(
-      [server = server_.get(), deadline] { server->Shutdown(absl::ToChronoTime(deadline)); });
-}
-
-void OtlpGrpcServer::FinishShutdown() {
+void OtlpGrpcServer::FinishShutdown(absl::Time deadline) {
   if (shut_down_) return;
   shut_down_ = true;
-  BeginShutdown(absl::Now());
-  pending_->FinishAll(RetryableError(absl::StatusCode::kUnavailable, "receiver is shutting down",
-                                     kDefaultRetryAfter));
-  // Nothing of ours is in flight any more; without this, Server::Shutdown sits out its whole
-  // deadline while a client keeps an idle channel open.
-  if (server_ != nullptr) grpc_server_cancel_all_calls(server_->c_server());
-  stopper_.join();
+  if (server_ == nullptr) return;
+  // The server kept serving until now, so calls that arrived during the drain were
+  // answered UNAVAILABLE (by ExportCore) rather than cancelled by a closing server. Every
+  // call has its answer now (ExportCore::AnswerPending); let the answers reach their
+  // clients before cancelling what gRPC still holds, or an answered client could see
+  // CANCELLED instead.
+  if (!reactors_->WaitZero(deadline)) {
+    spdlog::warn("otlp receiver {}: gRPC answers still in flight at the shutdown deadline",
+                 core_->id().ToString());
+  }
+  // Server::Shutdown blocks until every call is done; without the cancel it would sit out
+  // its whole deadline while a client keeps an idle channel open.
+  std::thread stopper(
+      [server = server_.get(), deadline] { server->Shutdown(absl::ToChronoTime(deadline)); });
+  grpc_server_cancel_all_calls(server_->c_server());
+  stopper.join();
 }
 
 }  // namespace otlpd

@@ -9,45 +9,48 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/auth.h"
 #include "receivers/otlp/config.h"
 #include "receivers/otlp/export_core.h"
 
 namespace otlpd {
 
-class PendingGrpcCalls;
+class ReactorCount;
 
 // OTLP/gRPC: TraceService, MetricsService and LogsService Export, served with the callback
-// API on raw ByteBuffers so that each request is parsed straight into its Telemetry arena.
+// API on raw ByteBuffers: a request's bytes are checked and kept as they are (see
+// request_decoder.h), not decoded.
 class OtlpGrpcServer {
  public:
+  // `auth` (may be null) checks every call's metadata first.
   static absl::StatusOr<std::unique_ptr<OtlpGrpcServer>> Start(const OtlpGrpcConfig& config,
-                                                               std::shared_ptr<ExportCore> core);
+                                                               std::shared_ptr<ExportCore> core,
+                                                               const ServerAuthenticator* auth);
   ~OtlpGrpcServer();
 
   int port() const { return port_; }
 
-  // Stops taking calls now; calls in progress may finish until `deadline` (gRPC's
-  // Server::Shutdown, run on a thread of its own because it blocks until every call is done).
-  void BeginShutdown(absl::Time deadline);
-  // Answers the calls still waiting for their pipeline UNAVAILABLE (their late completions
-  // are dropped) and waits for the server to stop. Call after ExportCore::WaitIdle.
-  void FinishShutdown();
+  // Waits until every answer has gone out (at most until `deadline`), cancels what gRPC
+  // still holds and waits for the server to stop. Call once every call has been answered
+  // (ExportCore::WaitIdle, then AnswerPending).
+  void FinishShutdown(absl::Time deadline);
 
   // The handler behind the three services.
   grpc::ServerUnaryReactor* Export(Signal signal, grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response);
 
  private:
-  OtlpGrpcServer(std::shared_ptr<ExportCore> core);
+  OtlpGrpcServer(std::shared_ptr<ExportCore> core, const OtlpGrpcConfig& config,
+                 const ServerAuthenticator* auth);
 
   std::shared_ptr<ExportCore> core_;
-  std::shared_ptr<PendingGrpcCalls> pending_;
+  const ServerAuthenticator* const auth_;
+  const bool include_metadata_;
+  std::shared_ptr<ReactorCount> reactors_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  bool shutdown_begun_ = false;
   bool shut_down_ = false;
-  std::thread stopper_;
 };
 
 // A pipeline error as a gRPC status. UNAVAILABLE and RESOURCE_EXHAUSTED carry a

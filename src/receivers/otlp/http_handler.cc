@@ -7,18 +7,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/compression.h"
-#include "core/id_validation.h"
 #include "core/otlp_json.h"
 #include "core/status.h"
-#include "google/rpc/status.pb.h"
+#include "receivers/otlp/export_response.h"
+#include "receivers/otlp/request_decoder.h"
 
 namespace otlpd {
 
 namespace {
-
-using opentelemetry::proto::collector::logs::v1::ExportLogsServiceResponse;
-using opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceResponse;
-using opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse;
 
 enum class Encoding { kProtobuf, kJson };
 
@@ -33,10 +29,6 @@ std::string MediaType(const std::string& content_type) {
   return media;
 }
 
-std::string Encode(Encoding encoding, const google::protobuf::Message& message) {
-  return encoding == Encoding::kJson ? EncodeOtlpJson(message) : message.SerializeAsString();
-}
-
 HttpResponse PlainResponse(int status, std::string text) {
   HttpResponse response;
   response.status = status;
@@ -49,79 +41,69 @@ HttpResponse PlainResponse(int status, std::string text) {
 // An error answer with a google.rpc.Status body in the request's encoding.
 HttpResponse StatusResponse(int http_status, Encoding encoding, absl::StatusCode code,
                             std::string message) {
-  google::rpc::Status status;
-  status.set_code(static_cast<int32_t>(code));
-  status.set_message(std::move(message));
   HttpResponse response;
   response.status = http_status;
   response.headers.emplace_back(
       "Content-Type", encoding == Encoding::kJson ? kJsonContentType : kProtobufContentType);
-  response.body = Encode(encoding, status);
-  return response;
-}
-
-HttpResponse SuccessResponse(Signal signal, Encoding encoding, size_t rejected) {
-  HttpResponse response;
-  response.headers.emplace_back(
-      "Content-Type", encoding == Encoding::kJson ? kJsonContentType : kProtobufContentType);
-  const int64_t n = static_cast<int64_t>(rejected);
-  switch (signal) {
-    case Signal::kTraces: {
-      ExportTraceServiceResponse message;
-      if (n > 0) {
-        message.mutable_partial_success()->set_rejected_spans(n);
-        message.mutable_partial_success()->set_error_message(
-            RejectedItemsMessage(signal, rejected));
-      }
-      response.body = Encode(encoding, message);
-      break;
-    }
-    case Signal::kMetrics: {
-      ExportMetricsServiceResponse message;
-      if (n > 0) {
-        message.mutable_partial_success()->set_rejected_data_points(n);
-        message.mutable_partial_success()->set_error_message(
-            RejectedItemsMessage(signal, rejected));
-      }
-      response.body = Encode(encoding, message);
-      break;
-    }
-    case Signal::kLogs: {
-      ExportLogsServiceResponse message;
-      if (n > 0) {
-        message.mutable_partial_success()->set_rejected_log_records(n);
-        message.mutable_partial_success()->set_error_message(
-            RejectedItemsMessage(signal, rejected));
-      }
-      response.body = Encode(encoding, message);
-      break;
-    }
-  }
+  response.body = StatusBody(code, message, encoding == Encoding::kJson);
   return response;
 }
 
 HttpResponse ResponseFor(Signal signal, Encoding encoding, const ExportResult& result) {
-  if (result.status.ok()) return SuccessResponse(signal, encoding, result.rejected);
+  if (result.status.ok()) {
+    HttpResponse response;
+    response.headers.emplace_back(
+        "Content-Type", encoding == Encoding::kJson ? kJsonContentType : kProtobufContentType);
+    response.body = ExportResponseBody(signal, result.rejected, encoding == Encoding::kJson);
+    return response;
+  }
   const int http_status = HttpStatusFor(result.status);
   HttpResponse response = StatusResponse(http_status, encoding, result.status.code(),
                                          std::string(result.status.message()));
   if (http_status == 503 || http_status == 429) {
-    const absl::Duration delay = RetryAfter(result.status).value_or(kDefaultRetryAfter);
-    const int64_t seconds =
-        std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(delay, absl::Seconds(1))));
-    response.headers.emplace_back("Retry-After", absl::StrCat(seconds));
+    response.headers.emplace_back(
+        "Retry-After", absl::StrCat(RetryAfterSeconds(result.status, kDefaultRetryAfter)));
   }
   return response;
 }
 
 }  // namespace
 
-OtlpHttpHandler::OtlpHttpHandler(const OtlpHttpConfig& config, std::shared_ptr<ExportCore> core)
+OtlpHttpHandler::OtlpHttpHandler(const OtlpHttpConfig& config, std::shared_ptr<ExportCore> core,
+                                 const ServerAuthenticator* auth)
     : core_(std::move(core)),
+      auth_(auth),
+      cors_(config.cors),
+      include_metadata_(config.include_metadata),
       paths_{config.traces_url_path, config.metrics_url_path, config.logs_url_path},
       max_body_size_(static_cast<size_t>(config.max_request_body_size)) {}
 
 void OtlpHttpHandler::Handle(HttpRequest&& request, HttpRespond respond) const {
+  if (!cors_.enabled()) return HandleExport(std::move(request), std::move(respond));
+  std::vector<std::pair<std::string, std::string>> cors_headers;
+  if (std::optional<HttpResponse> preflight = HandleCors(cors_, request, &cors_headers)) {
+    return std::move(respond)(*std::move(preflight));
+  }
+  HandleExport(
+      std::move(request), [respond = std::move(respond),
+                           cors_headers = std::move(cors_headers)](HttpResponse response) mutable {
+        response.headers.insert(response.headers.end(), cors_headers.begin(), cors_headers.end());
+        std::move(respond)(std::move(response));
+      });
+}
+
+void OtlpHttpHandler::HandleExport(HttpRequest&& request, HttpRespond respond) const {
+  const std::string* content_type = request.Header("content-type");
+  const std::string media = content_type != nullptr ? MediaType(*content_type) : "";
+  if (auth_ != nullptr) {
+    // Before anything else (as otelcol): an unauthenticated client learns nothing more.
+    absl::Status allowed = auth_->Authenticate(request.headers);
+    if (!allowed.ok()) {
+      return std::move(respond)(
+          StatusResponse(401, media == kProtobufContentType ? Encoding::kProtobuf : Encoding::kJson,
+                         absl::StatusCode::kUnauthenticated, std::string(allowed.message())));
+    }
+  }
   int signal_index = -1;
   for (int i = 0; i < 3; ++i) {
     if (request.path == paths_[i]) {
@@ -140,9 +122,7 @@ void OtlpHttpHandler::Handle(HttpRequest&& request, HttpRespond respond) const {
   if (!core_->HasConsumer(signal))
     return std::move(respond)(PlainResponse(404, "404 page not found"));
 
-  const std::string* content_type = request.Header("content-type");
   Encoding encoding;
-  const std::string media = content_type != nullptr ? MediaType(*content_type) : "";
   if (media == kProtobufContentType) {
     encoding = Encoding::kProtobuf;
   } else if (media == kJsonContentType) {
@@ -184,25 +164,19 @@ void OtlpHttpHandler::Handle(HttpRequest&& request, HttpRespond respond) const {
                                              "request body too large"));
   }
 
-  auto data = std::make_unique<Telemetry>(
-      signal, std::max<size_t>(encoding == Encoding::kJson ? body.size() : 2 * body.size(), 1024));
-  if (encoding == Encoding::kProtobuf) {
-    if (!data->mutable_message()->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      return std::move(respond)(
-          StatusResponse(400, encoding, absl::StatusCode::kInvalidArgument,
-                         "cannot decode the request body as an OTLP protobuf message"));
-    }
-  } else {
-    absl::Status decoded = DecodeOtlpJson(body, data->mutable_message());
-    if (!decoded.ok()) {
-      return std::move(respond)(StatusResponse(
-          400, encoding, absl::StatusCode::kInvalidArgument,
-          absl::StrCat("cannot decode the request body as OTLP/JSON: ", decoded.message())));
-    }
+  absl::StatusOr<DecodedRequest> decoded =
+      encoding == Encoding::kProtobuf ? DecodeProtobufRequest(signal, absl::Cord(std::move(body)))
+                                      : DecodeJsonRequest(signal, body);
+  if (!decoded.ok()) {
+    return std::move(respond)(StatusResponse(400, encoding, absl::StatusCode::kInvalidArgument,
+                                             std::string(decoded.status().message())));
   }
-  // The raw body is no longer needed; free it before the pipeline holds the request.
+  // The JSON text is no longer needed; free it before the pipeline holds the request.
   std::string().swap(body);
-  core_->Export(OtlpTransport::kHttp, std::move(data),
+  if (include_metadata_) {
+    decoded->data->set_metadata(std::make_shared<Metadata>(std::move(request.headers)));
+  }
+  core_->Export(OtlpTransport::kHttp, std::move(decoded->data), decoded->rejected,
                 [signal, encoding, respond = std::move(respond)](ExportResult result) mutable {
                   std::move(respond)(ResponseFor(signal, encoding, result));
                 });

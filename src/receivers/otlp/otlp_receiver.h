@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "core/auth.h"
 #include "core/component.h"
 #include "core/factory.h"
 #include "core/http_server.h"
@@ -32,7 +33,12 @@ class OtlpReceiver final : public Receiver {
   int http_port() const;
 
  private:
+  // The authenticator named by a protocol's auth::authenticator, or null.
+  absl::StatusOr<const ServerAuthenticator*> Authenticator(
+      const std::optional<ComponentId>& id) const;
+
   OtlpReceiverConfig config_;
+  Host* const host_;
   std::shared_ptr<ExportCore> core_;
   std::unique_ptr<OtlpGrpcServer> grpc_;
   std::shared_ptr<OtlpHttpHandler> http_handler_;
