@@ -8,6 +8,7 @@
 #include "exporters/otlphttp/factory.h"
 #include "extensions/basicauth/factory.h"
 #include "extensions/bearertokenauth/factory.h"
+#include "extensions/headers_setter/factory.h"
 #include "extensions/health_check/factory.h"
 #include "processors/batch/factory.h"
 #include "processors/memory_limiter/factory.h"
@@ -30,6 +31,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewHealthCheckExtensionFactory());
   registry->Register(NewBearerTokenAuthExtensionFactory());
   registry->Register(NewBasicAuthExtensionFactory());
+  registry->Register(NewHeadersSetterExtensionFactory());
 
   registry->Register(NewForwardConnectorFactory());
 }
