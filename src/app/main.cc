@@ -3,16 +3,20 @@
 //   otlpd [--config FILE] [--shutdown-timeout 10s]
 //   otlpd validate --config FILE
 //   otlpd --version
+#include <grpc/support/log.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "app/log_format.h"
 #include "config/config.h"
 #include "core/registry.h"
 #include "service/service.h"
@@ -47,6 +51,27 @@ spdlog::level::level_enum LogLevel(std::string level) {
   if (level == "warn") return spdlog::level::warn;
   if (level == "error") return spdlog::level::err;
   return spdlog::level::info;
+}
+
+// gRPC's own log lines (errors, or more with GRPC_VERBOSITY) go to stderr in gRPC's format;
+// with encoding json they are written as JSON lines too. Not through spdlog: gRPC may log
+// while static objects (spdlog's registry among them) are being destroyed at exit. One
+// fwrite per line, as spdlog's stderr sink does, so lines never interleave.
+spdlog::level::level_enum g_grpc_log_level = spdlog::level::info;
+
+void GrpcLogAsJson(gpr_log_func_args* args) {
+  const spdlog::level::level_enum level =
+      args->severity == GPR_LOG_SEVERITY_ERROR  ? spdlog::level::err
+      : args->severity == GPR_LOG_SEVERITY_INFO ? spdlog::level::info
+                                                : spdlog::level::debug;
+  if (level < g_grpc_log_level) return;
+  const std::string text = absl::StrCat("grpc: ", args->file, ":", args->line, ": ",
+                                        args->message != nullptr ? args->message : "");
+  spdlog::details::log_msg msg(spdlog::log_clock::now(), spdlog::source_loc{}, "grpc", level,
+                               spdlog::string_view_t(text.data(), text.size()));
+  spdlog::memory_buf_t line;
+  otlpd::JsonLogFormatter().format(msg, line);
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 }  // namespace
@@ -122,7 +147,13 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("otlpd");
   spdlog::set_default_logger(logger);
   spdlog::set_level(LogLevel(config->telemetry.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  if (config->telemetry.log_encoding == "json") {
+    spdlog::set_formatter(std::make_unique<otlpd::JsonLogFormatter>());
+    g_grpc_log_level = LogLevel(config->telemetry.log_level);
+    gpr_set_log_function(GrpcLogAsJson);
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  }
 
   // Signals are taken by sigwait below; block them before any thread starts so that no
   // component thread receives them.

@@ -62,13 +62,16 @@ absl::Status ForEachChunk(int fd, const std::string& path, Sink sink, Stop stop)
   }
 }
 
-absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
+// `calls`, when given, counts the write(2) calls that succeeded.
+absl::Status WriteAll(int fd, std::string_view data, const std::string& path,
+                      std::atomic<uint64_t>* calls = nullptr) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return Errno("write", path);
     }
+    if (calls != nullptr) calls->fetch_add(1, std::memory_order_relaxed);
     data.remove_prefix(static_cast<size_t>(n));
   }
   return absl::OkStatus();
@@ -133,7 +136,7 @@ absl::Status RotatingFile::Write(std::string_view data) {
     absl::Status s = RotateLocked();
     if (!s.ok()) return s;
   }
-  absl::Status s = WriteAll(fd_, data, path_);
+  absl::Status s = WriteAll(fd_, data, path_, &write_calls_);
   if (s.ok()) size_ += data.size();
   return s;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,6 +34,9 @@ class RotatingFile {
   // Closes the file and waits (until `deadline`) for backup compression and cleanup.
   void Close(absl::Time deadline);
 
+  // How many write(2) calls succeeded so far (lets tests see that lines share writes).
+  uint64_t write_calls() const { return write_calls_.load(std::memory_order_relaxed); }
+
   // The backup name for a rotation at `t`.
   std::string BackupName(absl::Time t) const;
 
@@ -62,6 +66,7 @@ class RotatingFile {
   int fd_ ABSL_GUARDED_BY(mu_) = -1;
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_backup_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::atomic<uint64_t> write_calls_{0};
 
   absl::Mutex mill_mu_;
   absl::CondVar mill_cv_;

@@ -1,3 +1,5 @@
+#include "exporters/file/file_exporter.h"
+
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -5,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <memory>
 #include <regex>
 #include <string>
@@ -14,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "core/compression.h"
 #include "core/config_node.h"
 #include "core/metrics.h"
@@ -300,6 +305,239 @@ TEST(FileExporterTest, UnwritablePathFailsStart) {
   EXPECT_NE(s.message().find("cannot open"), absl::string_view::npos) << s;
 }
 
+// One asynchronous request: when it completed, how, and whether its line was already in
+// the file at that moment.
+struct Pending {
+  TelemetryPtr data;
+  std::string line;  // its encoded line, '\n' included
+  absl::Time sent;
+  absl::Time completed;
+  absl::Status status = absl::InternalError("not completed");
+  bool line_in_file = false;
+  absl::Notification done;
+};
+
+std::vector<std::shared_ptr<Pending>> MakePending(int n, int padding_bytes = 0) {
+  std::vector<std::shared_ptr<Pending>> out;
+  for (int i = 0; i < n; ++i) {
+    auto p = std::make_shared<Pending>();
+    p->data =
+        Wrap(Signal::kTraces, testing::MakeTraces({.seed = static_cast<uint64_t>(i + 1),
+                                                   .items_per_scope = padding_bytes > 0 ? 30 : 3,
+                                                   .padding_bytes = padding_bytes,
+                                                   .rich = padding_bytes == 0}));
+    p->line = EncodeOtlpJson(p->data->message()) + "\n";
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Consumes `p`; its completion reads `path` to see whether the line is there already.
+// (The completion shares `p`, so a test that gives up waiting leaves it valid.)
+void ConsumeAsync(Exporter& exporter, std::shared_ptr<Pending> p, const std::string& path) {
+  p->sent = absl::Now();
+  TelemetryPtr data = p->data;
+  exporter.Consume(std::move(data), [p, path](absl::Status s) {
+    p->completed = absl::Now();
+    p->line_in_file = testing::ReadFileOrEmpty(path).find(p->line) != std::string::npos;
+    p->status = std::move(s);
+    p->done.Notify();
+  });
+}
+
+// Consumes every request from its own thread, all at about the same time.
+void ConsumeConcurrently(Exporter& exporter, std::vector<std::shared_ptr<Pending>>& requests,
+                         const std::string& path) {
+  std::latch ready(static_cast<std::ptrdiff_t>(requests.size()));
+  std::vector<std::thread> threads;
+  for (auto& p : requests) {
+    threads.emplace_back([&, p] {
+      ready.arrive_and_wait();
+      ConsumeAsync(exporter, p, path);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+size_t Completed(const std::vector<std::shared_ptr<Pending>>& requests) {
+  return std::count_if(requests.begin(), requests.end(),
+                       [](const auto& p) { return p->done.HasBeenNotified(); });
+}
+
+uint64_t WriteCalls(Exporter& exporter) {
+  return dynamic_cast<FileExporter&>(exporter).file().write_calls();
+}
+
+TEST(FileExporterTest, GroupCommitAcknowledgesAfterTheSharedWrite) {
+  TempDir dir;
+  const std::string path = dir.File("out.json");
+  TestHost host;
+  const absl::Duration interval = absl::Milliseconds(200);
+  auto exporter = MakeExporter(absl::StrCat("path: ", path, "\nflush_interval: 200ms"), &host);
+  ASSERT_TRUE(exporter->Start().ok());
+  constexpr int kRequests = 16;
+  auto requests = MakePending(kRequests);
+  ConsumeConcurrently(*exporter, requests, path);
+  uint64_t spans = 0;
+  absl::Time first_sent = absl::InfiniteFuture();
+  for (auto& p : requests) first_sent = std::min(first_sent, p->sent);
+  for (auto& p : requests) {
+    ASSERT_TRUE(p->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    EXPECT_TRUE(p->status.ok()) << p->status;
+    // The acknowledgement comes after the line reached the file, ...
+    EXPECT_TRUE(p->line_in_file);
+    // ... which was flush_interval after the first line of the write (not before), so at
+    // most about flush_interval after the request came.
+    EXPECT_GE(p->completed - first_sent, interval - absl::Milliseconds(1));
+    EXPECT_LT(p->completed - p->sent, interval + absl::Seconds(1));
+    spans += p->data->ItemCount();
+  }
+  // The requests shared the write (two at most, should the threads straddle a flush).
+  EXPECT_GE(WriteCalls(*exporter), 1u);
+  EXPECT_LE(WriteCalls(*exporter), 2u);
+  EXPECT_EQ(Lines(testing::ReadFileOrEmpty(path)).size(), size_t{kRequests});
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "file"), spans);
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans", "file"), 0u);
+  exporter->Shutdown(absl::Now() + absl::Seconds(5));
+}
+
+TEST(FileExporterTest, GroupCommitWritesAFullBufferWithoutWaitingForTheInterval) {
+  TempDir dir;
+  const std::string path = dir.File("out.json");
+  auto exporter = MakeExporter(absl::StrCat("path: ", path, "\nflush_interval: 1h"));
+  ASSERT_TRUE(exporter->Start().ok());
+  // Lines of about 300 KiB: the request that would take the buffer past kFlushBytes
+  // starts a new one, and the full one is written right away.
+  auto requests = MakePending(5, 10000);
+  size_t first_batch = 0, bytes = 0;
+  while (first_batch < requests.size() &&
+         bytes + requests[first_batch]->line.size() <= FileExporter::kFlushBytes) {
+    bytes += requests[first_batch++]->line.size();
+  }
+  ASSERT_GE(first_batch, 2u);
+  ASSERT_LT(first_batch, requests.size());
+  for (auto& p : requests) ConsumeAsync(*exporter, p, path);
+  for (size_t i = 0; i < first_batch; ++i) {
+    ASSERT_TRUE(requests[i]->done.WaitForNotificationWithTimeout(absl::Seconds(10))) << i;
+    EXPECT_TRUE(requests[i]->status.ok()) << requests[i]->status;
+    EXPECT_TRUE(requests[i]->line_in_file);
+  }
+  EXPECT_EQ(WriteCalls(*exporter), 1u);
+  EXPECT_EQ(testing::ReadFileOrEmpty(path).size(), bytes);
+  // The rest waits for the interval (an hour), or, here, for Shutdown.
+  EXPECT_EQ(Completed(requests), first_batch);
+  exporter->Shutdown(absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(Completed(requests), requests.size());
+  for (auto& p : requests) EXPECT_TRUE(p->status.ok() && p->line_in_file) << p->status;
+  EXPECT_EQ(Lines(testing::ReadFileOrEmpty(path)).size(), requests.size());
+}
+
+TEST(FileExporterTest, ShutdownWritesPendingLinesAndCompletesEveryCaller) {
+  TempDir dir;
+  const std::string path = dir.File("out.json");
+  TestHost host;
+  auto exporter = MakeExporter(absl::StrCat("path: ", path, "\nflush_interval: 1h"), &host);
+  ASSERT_TRUE(exporter->Start().ok());
+  auto requests = MakePending(8);
+  ConsumeConcurrently(*exporter, requests, path);
+  // Nothing is due for an hour: nobody is answered and nothing is written yet.
+  EXPECT_EQ(Completed(requests), 0u);
+  EXPECT_EQ(testing::ReadFileOrEmpty(path), "");
+  exporter->Shutdown(absl::Now() + absl::Seconds(5));
+  ASSERT_EQ(Completed(requests), requests.size());
+  uint64_t spans = 0;
+  for (auto& p : requests) {
+    EXPECT_TRUE(p->status.ok()) << p->status;
+    EXPECT_TRUE(p->line_in_file);
+    spans += p->data->ItemCount();
+  }
+  EXPECT_EQ(WriteCalls(*exporter), 1u);
+  EXPECT_EQ(Lines(testing::ReadFileOrEmpty(path)).size(), requests.size());
+  EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "file"), spans);
+  // After shutdown requests fail at once instead of waiting in a buffer nobody writes.
+  auto late = MakePending(1);
+  ConsumeAsync(*exporter, late[0], path);
+  ASSERT_TRUE(late[0]->done.HasBeenNotified());
+  EXPECT_FALSE(late[0]->status.ok());
+  EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans", "file"), late[0]->data->ItemCount());
+}
+
+TEST(FileExporterTest, WriteErrorsFailTheRequestsInTheWrite) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  for (const char* interval : {"0s", "200ms"}) {
+    SCOPED_TRACE(interval);
+    TestHost host;
+    // /dev/full opens fine and fails every write with ENOSPC.
+    auto exporter =
+        MakeExporter(absl::StrCat("path: /dev/full\nflush_interval: ", interval), &host);
+    ASSERT_TRUE(exporter->Start().ok());
+    auto requests = MakePending(6);
+    ConsumeConcurrently(*exporter, requests, "/dev/null");
+    uint64_t spans = 0;
+    for (auto& p : requests) {
+      ASSERT_TRUE(p->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+      EXPECT_FALSE(p->status.ok());
+      EXPECT_NE(p->status.message().find("/dev/full"), absl::string_view::npos) << p->status;
+      spans += p->data->ItemCount();
+    }
+    EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans", "file"), spans);
+    EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "file"), 0u);
+    exporter->Shutdown(absl::Now() + absl::Seconds(5));
+  }
+}
+
+TEST(FileExporterTest, GroupCommitWithRotationKeepsLinesWholeAndLosesNothing) {
+  TempDir dir;
+  const std::string path = dir.File("traces.json");
+  auto exporter = MakeExporter(absl::StrCat(
+      "path: ", path, "\nflush_interval: 50ms\nrotation:\n  max_megabytes: 1\n  max_backups: 0"));
+  ASSERT_TRUE(exporter->Start().ok());
+  // Callers that each wait for their answer before sending the next request, as clients do.
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 5;
+  std::atomic<long> spans_written{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto p = std::make_shared<Pending>();
+        p->data = Wrap(Signal::kTraces,
+                       testing::MakeTraces({.seed = static_cast<uint64_t>(t * 100 + i + 1),
+                                            .items_per_scope = 30,
+                                            .padding_bytes = 10000,
+                                            .rich = false}));
+        p->line = EncodeOtlpJson(p->data->message()) + "\n";
+        ConsumeAsync(*exporter, p, path);
+        if (!p->done.WaitForNotificationWithTimeout(absl::Seconds(30)) || !p->status.ok()) {
+          failures++;
+          return;
+        }
+        spans_written += static_cast<long>(p->data->ItemCount());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  exporter->Shutdown(absl::Now() + absl::Seconds(20));
+  EXPECT_EQ(failures.load(), 0);
+  std::vector<std::string> backups = Backups(dir.path(), "traces");
+  ASSERT_GE(backups.size(), 3u);
+  long spans = 0;
+  for (const std::string& name : backups) {
+    std::string content = testing::ReadFileOrEmpty(dir.File(name));
+    EXPECT_LE(content.size(), 1u << 20) << name;
+    long n = CountSpansInLines(Lines(content));
+    EXPECT_GT(n, 0) << name;  // every line whole
+    spans += n;
+  }
+  const std::string current = testing::ReadFileOrEmpty(path);
+  EXPECT_LE(current.size(), 1u << 20);
+  long n = CountSpansInLines(Lines(current));
+  EXPECT_GE(n, 0);
+  spans += n;
+  EXPECT_EQ(spans, spans_written.load());
+}
+
 TEST(FileExporterTest, ConfigValidation) {
   auto errors = [](const std::string& yaml) {
     Diagnostics diag;
@@ -318,6 +556,9 @@ TEST(FileExporterTest, ConfigValidation) {
   EXPECT_NE(errors("path: /tmp/x.json\nrotation:\n  max_megabytes: 0").find("max_megabytes"),
             std::string::npos);
   EXPECT_NE(errors("path: /tmp/x.json\ngroup_by: {}").find("group_by"), std::string::npos);
+  EXPECT_NE(errors("path: /tmp/x.json\nflush_interval: -1s").find("flush_interval"),
+            std::string::npos);
+  EXPECT_EQ(errors("path: /tmp/x.json\nflush_interval: 0s"), "");
 
   Diagnostics diag;
   auto config = Parse("path: /tmp/x.json\nrotation:", &diag);
@@ -327,6 +568,8 @@ TEST(FileExporterTest, ConfigValidation) {
   EXPECT_EQ(c.rotation.max_megabytes, 100);
   EXPECT_EQ(c.rotation.max_backups, 100);
   EXPECT_EQ(c.rotation.compression, BackupCompression::kNone);
+  // otlpd writes through by default (otelcol buffers for 1s).
+  EXPECT_EQ(c.flush_interval, absl::ZeroDuration());
 }
 
 }  // namespace
