@@ -1,6 +1,7 @@
 #include "core/compression.h"
 
 #include <isa-l/igzip_lib.h>
+#include <libdeflate.h>
 #include <snappy.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -210,6 +212,33 @@ uint32_t LoadLe(const char* p, int bytes) {
   return v;
 }
 
+// The one-shot fast path for the common request: a single gzip member whose trailer
+// declares a size within the limit. libdeflate decodes into a buffer of exactly that size,
+// about 2.5x as fast as zlib; it checks the CRC and the declared size itself. Anything
+// else (several members, zlib data sent as gzip, a trailer that lies, corrupt or truncated
+// data) returns nullopt and goes through the streaming zlib path, which gives the precise
+// error. The declared size is believed only up to what DEFLATE can expand the input to
+// (1032:1), so a forged trailer costs no more memory than a real stream of that size.
+std::optional<std::string> GunzipOneShot(std::string_view input, size_t max_output) {
+  constexpr size_t kMinGzip = 18;  // 10-byte header, empty deflate block, 8-byte trailer
+  constexpr size_t kMaxDeflateRatio = 1032;
+  if (input.size() < kMinGzip || !IsGzipMember(input)) return std::nullopt;
+  const size_t declared = LoadLe(input.data() + input.size() - 4, 4);
+  if (declared > max_output || declared / kMaxDeflateRatio > input.size()) return std::nullopt;
+  thread_local std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)>
+      decompressor(libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+  if (decompressor == nullptr) return std::nullopt;
+  std::string out(declared, '\0');
+  size_t in_used = 0;
+  size_t out_used = 0;
+  libdeflate_result rc = libdeflate_gzip_decompress_ex(
+      decompressor.get(), input.data(), input.size(), out.data(), out.size(), &in_used, &out_used);
+  if (rc != LIBDEFLATE_SUCCESS || in_used != input.size() || out_used != declared) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> DecompressSnappyFramed(std::string_view input, size_t max_output) {
   auto corrupt = [](std::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("invalid snappy stream: ", Absl(why)));
@@ -352,9 +381,13 @@ absl::StatusOr<std::string> Decompress(Compression c, std::string_view input, si
     case Compression::kNone:
       if (input.size() > max_output) return TooLarge(max_output);
       return std::string(input);
-    case Compression::kGzip:
+    case Compression::kGzip: {
+      if (std::optional<std::string> out = GunzipOneShot(input, max_output)) {
+        return *std::move(out);
+      }
       // 32 + window bits: gzip, and zlib-wrapped data sent as "gzip" by lax clients.
       return Inflate(input, 32 + MAX_WBITS, max_output, "gzip");
+    }
     case Compression::kDeflate:
       // HTTP "deflate" is the zlib format (RFC 9110), but some clients send raw deflate.
       if (LooksLikeZlib(input)) {

@@ -357,6 +357,39 @@ TEST(DecompressTest, ReadsGzipCommandOutput) {
   }
 }
 
+// gzip's trailer declares the size (ISIZE); it is a hint only. A trailer that claims
+// less than the stream holds must not let the stream past the limit, and one that claims
+// far more than the body can hold must not make Decompress allocate it.
+TEST(DecompressBombTest, LyingGzipTrailer) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  auto set_isize = [](std::string* gzip, uint32_t isize) {
+    for (int i = 0; i < 4; ++i) (*gzip)[gzip->size() - 4 + i] = static_cast<char>(isize >> (8 * i));
+  };
+  std::string bomb = ZlibZeros(256 * kMiB, 16 + MAX_WBITS);
+  set_isize(&bomb, 1 << 20);
+  size_t rss_before = PeakRss();
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::string> out = Decompress(Compression::kGzip, bomb, kMiB);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted) << out.status();
+  EXPECT_LT(seconds, 1.0);
+  EXPECT_LT(PeakRss(), rss_before + (32 << 20));
+
+  // A 1 KiB body claiming 1 GiB within a 2 GiB limit: refused as corrupt, not allocated.
+  std::string small = *Compress(Compression::kGzip, SampleData(1024));
+  set_isize(&small, 1u << 30);
+  rss_before = PeakRss();
+  out = Decompress(Compression::kGzip, small, size_t{2} << 30);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+  EXPECT_LT(PeakRss(), rss_before + (32 << 20));
+
+  // An understated size on a valid small stream is corrupt, not truncated output.
+  std::string understated = *Compress(Compression::kGzip, SampleData(4096));
+  set_isize(&understated, 100);
+  out = Decompress(Compression::kGzip, understated, 1 << 20);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+}
+
 TEST(CompressTest, ProducesStandardFormats) {
   std::string input = SampleData(1000);
   std::string gzip = *Compress(Compression::kGzip, input);
