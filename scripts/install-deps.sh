@@ -7,10 +7,11 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libcurl4-openssl-dev libboost-dev
+  libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libdeflate-dev libisal-dev
+  libcurl4-openssl-dev libboost-dev
   libsimdjson-dev libxxhash-dev libjemalloc-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl procps util-linux openssl
+  curl procps util-linux openssl gzip zstd
 )
 # Node.js + npm run the OpenTelemetry JS SDK tests; only installed from Debian when absent.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

@@ -7,12 +7,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
 
 namespace otlpd {
 namespace {
@@ -39,6 +42,53 @@ std::string RandomBytes(size_t size, uint32_t seed) {
   std::string out(size, '\0');
   for (char& c : out) c = static_cast<char>(rng());
   return out;
+}
+
+// A 100-byte record repeated: long matches, as in batches of near-identical spans.
+std::string Repetitive(size_t size) {
+  const std::string record =
+      "{\"service.name\":\"checkout\",\"http.route\":\"/api/v1/cart/{id}\",\"status\":200}\n"
+      "0123456789abcdef";
+  std::string out;
+  while (out.size() < size) out += record;
+  out.resize(size);
+  return out;
+}
+
+// Inflates with zlib itself (window_bits as inflateInit2), independent of Decompress.
+absl::StatusOr<std::string> ZlibInflate(std::string_view data, int window_bits) {
+  z_stream s{};
+  if (inflateInit2(&s, window_bits) != Z_OK) return absl::InternalError("inflateInit2");
+  std::string out;
+  std::string buf(1 << 16, '\0');
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  s.avail_in = static_cast<uInt>(data.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    s.next_out = reinterpret_cast<Bytef*>(buf.data());
+    s.avail_out = static_cast<uInt>(buf.size());
+    rc = inflate(&s, Z_NO_FLUSH);
+    out.append(buf.data(), buf.size() - s.avail_out);
+    if (rc == Z_BUF_ERROR && s.avail_in == 0) break;
+  }
+  bool all_used = s.avail_in == 0;
+  inflateEnd(&s);
+  if (rc != Z_STREAM_END || !all_used) {
+    return absl::InvalidArgumentError(absl::StrCat("zlib inflate: ", rc));
+  }
+  return out;
+}
+
+// Runs `command` (an external decompressor reading `in`, writing `out`) under a time
+// bound and returns what it wrote.
+absl::StatusOr<std::string> RunTool(const otlpd::testing::TempDir& dir, const std::string& tool,
+                                    std::string_view compressed) {
+  std::string in = dir.Write("in", compressed);
+  std::string out = dir.File("out");
+  std::string command = absl::StrCat("timeout 120 ", tool, " < '", in, "' > '", out, "'");
+  int rc = std::system(command.c_str());
+  if (rc != 0) return absl::InternalError(absl::StrCat(command, " exited with ", rc));
+  return otlpd::testing::ReadFileOrEmpty(out);
 }
 
 // Peak resident set of this process so far, in bytes.
@@ -213,6 +263,132 @@ INSTANTIATE_TEST_SUITE_P(All, CompressionRoundTripTest,
                                            Compression::kDeflate, Compression::kZstd,
                                            Compression::kSnappy),
                          [](const auto& info) { return std::string(CompressionName(info.param)); });
+
+// Every algorithm at the levels Compress uses, on random (incompressible), text-like and
+// repetitive data from empty to 20 MiB.
+struct Corpus {
+  std::string name;
+  std::string data;
+};
+
+std::vector<Corpus> Corpora() {
+  std::vector<Corpus> corpora;
+  for (size_t size : {size_t{0}, size_t{1}, size_t{1} << 10, size_t{1} << 20, size_t{20} << 20}) {
+    corpora.push_back({absl::StrCat("random/", size), RandomBytes(size, 11)});
+    corpora.push_back({absl::StrCat("text/", size), SampleData(size)});
+    corpora.push_back({absl::StrCat("repetitive/", size), Repetitive(size)});
+  }
+  return corpora;
+}
+
+const std::vector<Corpus>& SharedCorpora() {
+  static const std::vector<Corpus>* corpora = new std::vector<Corpus>(Corpora());
+  return *corpora;
+}
+
+TEST_P(CompressionRoundTripTest, RoundTripsEveryCorpus) {
+  for (const Corpus& corpus : SharedCorpora()) {
+    absl::StatusOr<std::string> compressed = Compress(GetParam(), corpus.data);
+    ASSERT_TRUE(compressed.ok()) << corpus.name << ": " << compressed.status();
+    if (GetParam() != Compression::kNone && corpus.data.size() >= 1 << 20) {
+      if (corpus.name.starts_with("random")) {
+        // Incompressible data may only grow by framing (stored blocks, literals).
+        EXPECT_LT(compressed->size(), corpus.data.size() + corpus.data.size() / 50) << corpus.name;
+      } else {
+        EXPECT_LT(compressed->size(), corpus.data.size() / 2) << corpus.name;
+      }
+    }
+    absl::StatusOr<std::string> output = Decompress(GetParam(), *compressed, corpus.data.size());
+    ASSERT_TRUE(output.ok()) << corpus.name << ": " << output.status();
+    EXPECT_TRUE(*output == corpus.data) << corpus.name;
+  }
+}
+
+TEST(CompressInteropTest, GzipIsReadByZlibAndGzipCommand) {
+  otlpd::testing::TempDir dir("compression-test");
+  for (const Corpus& corpus : SharedCorpora()) {
+    absl::StatusOr<std::string> gzip = Compress(Compression::kGzip, corpus.data);
+    ASSERT_TRUE(gzip.ok()) << gzip.status();
+    ASSERT_GE(gzip->size(), 18u);
+    EXPECT_EQ(static_cast<unsigned char>((*gzip)[0]), 0x1f);
+    EXPECT_EQ(static_cast<unsigned char>((*gzip)[1]), 0x8b);
+    absl::StatusOr<std::string> zlib = ZlibInflate(*gzip, 16 + MAX_WBITS);
+    ASSERT_TRUE(zlib.ok()) << corpus.name << ": " << zlib.status();
+    EXPECT_TRUE(*zlib == corpus.data) << corpus.name;
+    absl::StatusOr<std::string> tool = RunTool(dir, "gzip -d -c", *gzip);
+    ASSERT_TRUE(tool.ok()) << corpus.name << ": " << tool.status();
+    EXPECT_TRUE(*tool == corpus.data) << corpus.name;
+  }
+}
+
+TEST(CompressInteropTest, DeflateIsZlibFormat) {
+  for (const Corpus& corpus : SharedCorpora()) {
+    absl::StatusOr<std::string> deflate = Compress(Compression::kDeflate, corpus.data);
+    ASSERT_TRUE(deflate.ok()) << deflate.status();
+    absl::StatusOr<std::string> zlib = ZlibInflate(*deflate, MAX_WBITS);
+    ASSERT_TRUE(zlib.ok()) << corpus.name << ": " << zlib.status();
+    EXPECT_TRUE(*zlib == corpus.data) << corpus.name;
+  }
+}
+
+TEST(CompressInteropTest, ZstdIsReadByZstdCommand) {
+  otlpd::testing::TempDir dir("compression-test");
+  for (const Corpus& corpus : SharedCorpora()) {
+    absl::StatusOr<std::string> zstd = Compress(Compression::kZstd, corpus.data);
+    ASSERT_TRUE(zstd.ok()) << zstd.status();
+    absl::StatusOr<std::string> tool = RunTool(dir, "zstd -d -q -c", *zstd);
+    ASSERT_TRUE(tool.ok()) << corpus.name << ": " << tool.status();
+    EXPECT_TRUE(*tool == corpus.data) << corpus.name;
+  }
+}
+
+// What `gzip` itself writes (several members, names, and levels) decodes too.
+TEST(DecompressTest, ReadsGzipCommandOutput) {
+  otlpd::testing::TempDir dir("compression-test");
+  std::string input = SampleData(1 << 20);
+  for (std::string level : {"-1", "-6", "-9"}) {
+    absl::StatusOr<std::string> gzip = RunTool(dir, absl::StrCat("gzip -c ", level), input);
+    ASSERT_TRUE(gzip.ok()) << gzip.status();
+    absl::StatusOr<std::string> out = Decompress(Compression::kGzip, *gzip, input.size());
+    ASSERT_TRUE(out.ok()) << level << ": " << out.status();
+    EXPECT_TRUE(*out == input) << level;
+    EXPECT_EQ(Decompress(Compression::kGzip, *gzip, input.size() - 1).status().code(),
+              absl::StatusCode::kResourceExhausted);
+  }
+}
+
+// gzip's trailer declares the size (ISIZE); it is a hint only. A trailer that claims
+// less than the stream holds must not let the stream past the limit, and one that claims
+// far more than the body can hold must not make Decompress allocate it.
+TEST(DecompressBombTest, LyingGzipTrailer) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  auto set_isize = [](std::string* gzip, uint32_t isize) {
+    for (int i = 0; i < 4; ++i) (*gzip)[gzip->size() - 4 + i] = static_cast<char>(isize >> (8 * i));
+  };
+  std::string bomb = ZlibZeros(256 * kMiB, 16 + MAX_WBITS);
+  set_isize(&bomb, 1 << 20);
+  size_t rss_before = PeakRss();
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::string> out = Decompress(Compression::kGzip, bomb, kMiB);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted) << out.status();
+  EXPECT_LT(seconds, 1.0);
+  EXPECT_LT(PeakRss(), rss_before + (32 << 20));
+
+  // A 1 KiB body claiming 1 GiB within a 2 GiB limit: refused as corrupt, not allocated.
+  std::string small = *Compress(Compression::kGzip, SampleData(1024));
+  set_isize(&small, 1u << 30);
+  rss_before = PeakRss();
+  out = Decompress(Compression::kGzip, small, size_t{2} << 30);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+  EXPECT_LT(PeakRss(), rss_before + (32 << 20));
+
+  // An understated size on a valid small stream is corrupt, not truncated output.
+  std::string understated = *Compress(Compression::kGzip, SampleData(4096));
+  set_isize(&understated, 100);
+  out = Decompress(Compression::kGzip, understated, 1 << 20);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+}
 
 TEST(CompressTest, ProducesStandardFormats) {
   std::string input = SampleData(1000);
