@@ -10,7 +10,7 @@ PACKAGES=(
   libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libcurl4-openssl-dev libboost-dev
   libsimdjson-dev libxxhash-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl procps util-linux
+  curl procps util-linux ccache
 )
 # Node.js + npm run the OpenTelemetry JS SDK tests; only installed from Debian when absent.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
