@@ -12,9 +12,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "core/status.h"
+#include "testing/wait.h"
 
 namespace otlpd {
 namespace {
+
+using ::otlpd::testing::WaitUntil;
 
 // A traces request with `spans` spans, the first named `name`.
 TelemetryPtr MakeTraces(const std::string& name, int spans = 1) {
@@ -277,15 +280,10 @@ TEST(QueuedRetrySenderTest, GivesUpAfterMaxElapsedTime) {
   sender.Submit(MakeTraces("x", 3), rec.Done("x"));
   Counter* failed =
       metrics.GetCounter("otelcol_exporter_send_failed_spans", {{"exporter", "otlp/elapsed"}});
-  absl::Time gave_up = absl::InfiniteFuture();
-  for (absl::Time limit = start + absl::Seconds(10); absl::Now() < limit;) {
-    if (failed->value() == 3) {
-      gave_up = absl::Now();
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  ASSERT_NE(gave_up, absl::InfiniteFuture()) << "never gave up";
+  ASSERT_TRUE(
+      WaitUntil([&] { return failed->value() == 3; }, absl::Seconds(10), absl::Milliseconds(2)))
+      << "never gave up";
+  const absl::Time gave_up = absl::Now();
   EXPECT_GE(gave_up - start, absl::Milliseconds(200));
   EXPECT_LT(gave_up - start, absl::Milliseconds(1000));
   const size_t attempts = rec.attempts().size();
@@ -344,9 +342,7 @@ TEST(QueuedRetrySenderTest, RetryAfterHintIsCappedByMaxElapsedTime) {
   sender.Submit(MakeTraces("x"), rec.Done("x"));
   Counter* failed =
       metrics.GetCounter("otelcol_exporter_send_failed_spans", {{"exporter", "otlp/hintcap"}});
-  while (failed->value() == 0 && absl::Now() < start + absl::Seconds(10)) {
-    absl::SleepFor(absl::Milliseconds(2));
-  }
+  WaitUntil([&] { return failed->value() != 0; }, absl::Seconds(10), absl::Milliseconds(2));
   EXPECT_EQ(failed->value(), 1u);
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   // One attempt at once, one when the elapsed-time budget runs out.
@@ -472,10 +468,7 @@ TEST(QueuedRetrySenderTest, RetryDisabledDropsOnFirstFailure) {
   sender.Submit(MakeTraces("x"), rec.Done("x"));
   Counter* failed =
       metrics.GetCounter("otelcol_exporter_send_failed_spans", {{"exporter", "otlp/noretry"}});
-  for (absl::Time limit = absl::Now() + absl::Seconds(10);
-       failed->value() == 0 && absl::Now() < limit;) {
-    absl::SleepFor(absl::Milliseconds(2));
-  }
+  WaitUntil([&] { return failed->value() != 0; }, absl::Seconds(10), absl::Milliseconds(2));
   sender.Shutdown(absl::Now() + absl::Seconds(5));
   EXPECT_EQ(failed->value(), 1u);
   EXPECT_EQ(rec.attempts().size(), 1u);
