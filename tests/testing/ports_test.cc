@@ -164,7 +164,9 @@ TEST(FreePortTest, TakesOverLockFilesOfDeadProcesses) {
     EXPECT_EQ(ReadFile(LockFile(port)), absl::StrCat(getpid(), "\n")) << port;
   }
 
-  // Remove what we planted and nobody took: under flock, like a releasing owner does.
+  // Remove what we planted and the dead child left, where nobody took it over: under flock,
+  // like a releasing owner does.
+  for (int port : left) planted.push_back(LockFile(port));
   for (const std::string& path : planted) {
     int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) continue;
