@@ -11,7 +11,7 @@ PACKAGES=(
   libcurl4-openssl-dev libboost-dev
   libsimdjson-dev libxxhash-dev libjemalloc-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl procps util-linux openssl gzip zstd
+  curl procps util-linux openssl gzip zstd ccache
 )
 # Node.js + npm run the OpenTelemetry JS SDK tests; only installed from Debian when absent.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

@@ -287,6 +287,11 @@ TEST(MemoryLimiterTest, DataInFlightCountsTowardsTheLimit) {
 }
 
 TEST(MemoryLimiterTest, BoundsWhatItLetsInBetweenChecks) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan's shadow and metadata pages grow RSS by several times what the requests take, so RSS
+  // says nothing about the admission logic here; the concurrency of this file is still tested.
+  GTEST_SKIP() << "RSS bound not meaningful under ThreadSanitizer";
+#endif
   // ~1 MiB requests, kept alive by the sink like a queue that cannot drain.
   const TracesRequest request =
       testing::MakeTraces({.items_per_scope = 512, .padding_bytes = 2048, .rich = false});
