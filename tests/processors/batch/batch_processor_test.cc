@@ -99,8 +99,11 @@ struct Result {
   absl::Status status;
   Completion Callback() {
     return [this](absl::Status s) {
-      absl::MutexLock lock(&mu);
-      status = s;
+      {
+        absl::MutexLock lock(&mu);
+        status = s;
+      }
+      // Last: once the test sees the call it may destroy this Result.
       calls.fetch_add(1);
     };
   }
