@@ -355,12 +355,13 @@ absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rej
   const RetrySettings& retry = settings_.retry;
   const absl::Time start = absl::Now();
   absl::Duration interval = retry.initial_interval;
-  while (true) {
+  SendContext context;
+  for (;; ++context.attempt) {
     if (Aborted()) return absl::UnavailableError("exporter shut down before a successful send");
     const absl::Time deadline = settings_.timeout > absl::ZeroDuration()
                                     ? absl::Now() + settings_.timeout
                                     : absl::InfiniteFuture();
-    SendResult result = sender_->Send(*data, deadline);
+    SendResult result = sender_->Send(*data, &context, deadline);
     if (result.status.ok()) {
       *rejected = result.rejected;
       if (result.rejected > 0 || !result.rejection_message.empty()) {

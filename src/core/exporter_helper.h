@@ -49,6 +49,13 @@ struct SendResult {
   std::string rejection_message;
 };
 
+// What a sender may keep across the attempts (retries) of one batch, e.g. its compressed
+// body, so that a retry does not encode or compress again. Freed after the last attempt.
+struct SendContext {
+  int attempt = 0;  // 0 for the first
+  std::shared_ptr<void> prepared;
+};
+
 // The part of a network exporter that talks to its upstream: one attempt per call. The
 // helper does everything around it (queue, batching, retry, timeout, metrics, shutdown).
 class RequestSender {
@@ -58,8 +65,9 @@ class RequestSender {
     (void)host;
     return absl::OkStatus();
   }
-  // One attempt to deliver `data`, giving up at `deadline`. Called from several threads.
-  virtual SendResult Send(const Telemetry& data, absl::Time deadline) = 0;
+  // One attempt to deliver `data`, giving up at `deadline`. Called from several threads;
+  // `context` is this batch's, the same for each of its attempts.
+  virtual SendResult Send(const Telemetry& data, SendContext* context, absl::Time deadline) = 0;
   // Makes Sends in progress return soon (shutdown ran out of time).
   virtual void CancelAll() = 0;
   virtual void Shutdown() {}

@@ -119,7 +119,7 @@ class FuncSender : public RequestSender {
  public:
   using Fn = std::function<absl::Status(const Telemetry&)>;
   explicit FuncSender(Fn fn) : fn_(std::move(fn)) {}
-  SendResult Send(const Telemetry& data, absl::Time) override { return {fn_(data), 0, ""}; }
+  SendResult Send(const Telemetry& data, SendContext*, absl::Time) override { return {fn_(data), 0, ""}; }
   void CancelAll() override {}
 
  private:
@@ -638,7 +638,7 @@ TEST(ExporterHelperTest, BlockOnOverflowWaitsForRoom) {
 // A sender whose upstream accepts a request partially.
 class PartialSender : public RequestSender {
  public:
-  SendResult Send(const Telemetry&, absl::Time) override {
+  SendResult Send(const Telemetry&, SendContext*, absl::Time) override {
     return {absl::OkStatus(), 2, "two spans were too old"};
   }
   void CancelAll() override {}

@@ -144,7 +144,8 @@ void OtlpGrpcSender::CancelAll() {
   for (grpc::ClientContext* ctx : in_flight_) ctx->TryCancel();
 }
 
-SendResult OtlpGrpcSender::Send(const Telemetry& data, absl::Time deadline) {
+SendResult OtlpGrpcSender::Send(const Telemetry& data, SendContext* /*context*/,
+                                absl::Time deadline) {
   SendResult result;
   grpc::ClientContext ctx;
   if (deadline != absl::InfiniteFuture()) ctx.set_deadline(absl::ToChronoTime(deadline));

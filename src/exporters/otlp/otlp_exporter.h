@@ -25,7 +25,7 @@ class OtlpGrpcSender final : public RequestSender {
   ~OtlpGrpcSender() override;
 
   absl::Status Start(Host* host) override;
-  SendResult Send(const Telemetry& data, absl::Time deadline) override;
+  SendResult Send(const Telemetry& data, SendContext* context, absl::Time deadline) override;
   void CancelAll() override;
 
  private:

@@ -47,6 +47,12 @@ void ReadPartialSuccess(const std::string& content_type, const std::string& body
   result->rejection_message = response.partial_success().error_message();
 }
 
+// A header line for curl_slist: "name: value", or "name;" for an empty value (curl would
+// treat "name:" as "remove this header").
+std::string CurlHeaderLine(const std::string& name, const std::string& value) {
+  return value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value);
+}
+
 // "https://host:port/path" -> {host, port}; port defaults by scheme.
 bool SplitUrl(const std::string& url, std::string* host, std::string* port) {
   absl::string_view rest = url;
@@ -162,7 +168,7 @@ absl::Status OtlpHttpSender::Start(Host* host) {
   // No "Expect: 100-continue" round trip before large bodies.
   headers = curl_slist_append(headers, "Expect:");
   for (const auto& [name, value] : config_.headers) {
-    headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+    headers = curl_slist_append(headers, CurlHeaderLine(name, value).c_str());
   }
   if (headers == nullptr) return absl::InternalError("curl_slist_append failed");
   base_headers_ = headers;
@@ -216,7 +222,7 @@ void OtlpHttpSender::Release(std::unique_ptr<Connection> conn) {
   idle_.push_back(std::move(conn));
 }
 
-SendResult OtlpHttpSender::Send(const Telemetry& data, absl::Time deadline) {
+SendResult OtlpHttpSender::Send(const Telemetry& data, SendContext* context, absl::Time deadline) {
   SendResult result;
   std::string url = config_.UrlFor(data.signal());
   if (url.empty()) {
@@ -236,27 +242,39 @@ SendResult OtlpHttpSender::Send(const Telemetry& data, absl::Time deadline) {
   CURL* h = conn->easy;
 
   // The body: the encoding as it is for protobuf, compressed once per attempt.
+  // The body: the encoding as it is for uncompressed protobuf; otherwise encoded and
+  // compressed once for all attempts of this batch.
   std::string_view body;
-  std::string scratch;
-  if (config_.encoding == OtlpHttpEncoding::kJson) {
-    scratch = EncodeOtlpJson(data.message());
-    body = scratch;
-  } else if (absl::optional<absl::string_view> flat = data.wire().TryFlat()) {
+  absl::optional<absl::string_view> flat;
+  if (config_.encoding == OtlpHttpEncoding::kProto) flat = data.wire().TryFlat();
+  if (flat && config_.compression == Compression::kNone) {
     body = std::string_view(flat->data(), flat->size());
   } else {
-    absl::CopyCordToString(data.wire(), &scratch);
-    body = scratch;
-  }
-  if (config_.compression != Compression::kNone) {
-    absl::StatusOr<std::string> c = Compress(config_.compression, body);
-    if (!c.ok()) {
-      Release(std::move(conn));
-      result.status =
-          absl::InternalError(absl::StrCat("compression failed: ", c.status().ToString()));
-      return result;
+    if (context->prepared == nullptr) {
+      std::string encoded;
+      std::string_view input;
+      if (config_.encoding == OtlpHttpEncoding::kJson) {
+        encoded = EncodeOtlpJson(data.message());
+        input = encoded;
+      } else if (flat) {
+        input = std::string_view(flat->data(), flat->size());
+      } else {
+        absl::CopyCordToString(data.wire(), &encoded);
+        input = encoded;
+      }
+      if (config_.compression != Compression::kNone) {
+        absl::StatusOr<std::string> c = Compress(config_.compression, input);
+        if (!c.ok()) {
+          Release(std::move(conn));
+          result.status =
+              absl::InternalError(absl::StrCat("compression failed: ", c.status().ToString()));
+          return result;
+        }
+        encoded = *std::move(c);
+      }
+      context->prepared = std::make_shared<std::string>(std::move(encoded));
     }
-    conn->body = *std::move(c);
-    body = conn->body;
+    body = *static_cast<const std::string*>(context->prepared.get());
   }
 
   // Per-request headers: the authenticator's, on top of the fixed ones.
@@ -274,7 +292,7 @@ SendResult OtlpHttpSender::Send(const Telemetry& data, absl::Time deadline) {
       return result;
     }
     for (const auto& [name, value] : *extra) {
-      headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+      headers = curl_slist_append(headers, CurlHeaderLine(name, value).c_str());
     }
   }
 

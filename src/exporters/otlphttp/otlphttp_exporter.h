@@ -28,7 +28,7 @@ class OtlpHttpSender final : public RequestSender {
   ~OtlpHttpSender() override;
 
   absl::Status Start(Host* host) override;
-  SendResult Send(const Telemetry& data, absl::Time deadline) override;
+  SendResult Send(const Telemetry& data, SendContext* context, absl::Time deadline) override;
   void CancelAll() override;
   void Shutdown() override;
 
