@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end benchmark of otlpd with the standard workload (shared/README.md §3):
-# OTLP receiver -> nop exporter, daemon pinned to one core, otlpd-loadgen on another.
+# End-to-end benchmark of otlpd with the standard workload (shared/README.md §3): the
+# daemon pinned to one core, otlpd-loadgen on another.
 #
 # For each mode (default: gRPC, then HTTP protobuf) it measures the maximum accepted rate
 # (BENCH_REPS runs, median reported), then the latency at 50 % of that rate, and prints a
@@ -15,13 +15,26 @@
 #   BENCH_WARMUP       warm-up seconds per run, not measured (3)
 #   BENCH_REPS         repetitions per measurement, median reported (3)
 #   BENCH_CONCURRENCY  in-flight requests / HTTP connections (32)
-#   BENCH_MODES        space-separated list of grpc, http, http-json ("grpc http")
+#   BENCH_MODES        space-separated list of ("grpc http"):
+#                        grpc, http, http-json   receiver otlp -> exporter nop
+#                        fwd-otlp, fwd-otlp-gzip otlp receiver -> otlp exporter (compression
+#                                                none / gzip) -> a second otlpd (nop)
+#                        fwd-otlphttp-zstd,      ... -> otlphttp exporter (zstd / gzip)
+#                        fwd-otlphttp-gzip
+#                        default-http,           the embedded default config (memory_limiter,
+#                        default-grpc            batch, file), ONE sequential client sending
+#                                                512-span requests (as an SDK's batch span
+#                                                processor does); no 50 % run
+#                      In the fwd-* modes the second otlpd runs on the load generator's core;
+#                      spans/s per core is the forwarding daemon's.
 #   BENCH_DAEMON_CPU   core the daemon is pinned to (0)
 #   BENCH_LOADGEN_CPU  core the load generator is pinned to (1)
 #   BENCH_BUILD_DIR    build directory (<repo>/build); BENCH_SKIP_BUILD=1 uses it as is
 #   BENCH_JOBS         ninja -j for the build (2)
-#   PERF=1             perf record -g the daemon for 10 s during an extra (uncounted) gRPC
-#                      max-rate run; prints the flat profile, keeps <build>/bench-perf.data
+#   BENCH_SEARCH_DURATION  seconds per run of the fwd-* modes' rate search (5)
+#   PERF=1             perf record -g the daemon for 10 s during an extra (uncounted)
+#                      max-rate run of PERF_MODE (grpc); prints the flat profile, keeps
+#                      <build>/bench-perf.data
 #   PERF_CALLGRAPH     --call-graph mode for perf record (fp; try dwarf without frame pointers)
 set -euo pipefail
 
@@ -36,6 +49,8 @@ DAEMON_CPU=${BENCH_DAEMON_CPU:-0}
 LOADGEN_CPU=${BENCH_LOADGEN_CPU:-1}
 JOBS=${BENCH_JOBS:-2}
 PERF=${PERF:-0}
+PERF_MODE=${PERF_MODE:-grpc}
+SEARCH_DURATION=${BENCH_SEARCH_DURATION:-5}
 PERF_CALLGRAPH=${PERF_CALLGRAPH:-fp}
 PERF_SECONDS=10
 PERF_RECORDED_S=0
@@ -49,7 +64,11 @@ die() { log "error: $*"; exit 1; }
 awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { exit !(d >= 2 && w >= 0) }' ||
   die "BENCH_DURATION must be >= 2 and BENCH_WARMUP >= 0"
 for mode in $MODES; do
-  case $mode in grpc | http | http-json) ;; *) die "unknown mode '$mode' in BENCH_MODES" ;; esac
+  case $mode in
+    grpc | http | http-json | fwd-otlp | fwd-otlp-gzip | fwd-otlphttp-zstd | fwd-otlphttp-gzip) ;;
+    default-http | default-grpc) ;;
+    *) die "unknown mode '$mode' in BENCH_MODES" ;;
+  esac
 done
 
 # --- build ----------------------------------------------------------------------------
@@ -87,11 +106,12 @@ fi
 # --- scratch space and cleanup ------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/otlpd-bench.XXXXXX")
 DAEMON_PID=""
+UPSTREAM_PID=""
 LOADGEN_PID=""
 PERF_PID=""
 cleanup() {
   local pid
-  for pid in "$PERF_PID" "$LOADGEN_PID" "$DAEMON_PID"; do
+  for pid in "$PERF_PID" "$LOADGEN_PID" "$DAEMON_PID" "$UPSTREAM_PID"; do
     if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -102,12 +122,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Three distinct free loopback ports: bound together so none repeats, then released.
+# Six distinct free loopback ports: bound together so none repeats, then released.
 free_ports() {
   python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(3):
+for _ in range(6):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -124,50 +144,106 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 now_s() { printf '%s\n' "${EPOCHREALTIME/,/.}"; }
 
+wait_ports() {
+  local pid=$1 log=$2
+  shift 2
+  local deadline=$((SECONDS + DAEMON_START_TIMEOUT_S)) port
+  for port in "$@"; do
+    until port_open "$port"; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        tail -n 30 "$log" >&2 || true
+        die "otlpd exited during start-up"
+      fi
+      ((SECONDS < deadline)) || {
+        tail -n 30 "$log" >&2 || true
+        die "otlpd did not open port $port within ${DAEMON_START_TIMEOUT_S}s"
+      }
+      sleep 0.1
+    done
+  done
+}
+
+# The exporter of the daemon under test for a mode.
+exporter_yaml() {
+  case $1 in
+    fwd-otlp) echo "otlp: {endpoint: 127.0.0.1:$UP_GRPC_PORT, tls: {insecure: true}, compression: none}" ;;
+    fwd-otlp-gzip) echo "otlp: {endpoint: 127.0.0.1:$UP_GRPC_PORT, tls: {insecure: true}, compression: gzip}" ;;
+    fwd-otlphttp-zstd) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: zstd}" ;;
+    fwd-otlphttp-gzip) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: gzip}" ;;
+    *) echo "nop:" ;;
+  esac
+}
+
 start_daemon() {
-  local ports
+  local mode=$1 ports
   read -r -a ports <<<"$(free_ports)"
   GRPC_PORT=${ports[0]}
   HTTP_PORT=${ports[1]}
   METRICS_PORT=${ports[2]}
-  cat >"$WORK/otlpd.yaml" <<EOF
+  UP_GRPC_PORT=${ports[3]}
+  UP_HTTP_PORT=${ports[4]}
+  UP_METRICS_PORT=${ports[5]}
+  if [[ $mode == fwd-* ]]; then
+    # The upstream: another otlpd into nop, on the load generator's core.
+    cat >"$WORK/upstream.yaml" <<EOF
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: 127.0.0.1:$UP_GRPC_PORT}
+      http: {endpoint: 127.0.0.1:$UP_HTTP_PORT}
+exporters:
+  nop:
+service:
+  telemetry: {logs: {level: warn}, metrics: {address: 127.0.0.1:$UP_METRICS_PORT}}
+  pipelines:
+    traces: {receivers: [otlp], exporters: [nop]}
+EOF
+    "${LOADGEN_PIN[@]}" "$OTLPD" --config "$WORK/upstream.yaml" >"$WORK/upstream.log" 2>&1 &
+    UPSTREAM_PID=$!
+    wait_ports "$UPSTREAM_PID" "$WORK/upstream.log" "$UP_GRPC_PORT" "$UP_HTTP_PORT"
+  fi
+  if [[ $mode == default-* ]]; then
+    # The embedded default config, with free ports and its data under the scratch dir.
+    "$OTLPD" --print-default-config | sed \
+      -e "s#127.0.0.1:4317#127.0.0.1:$GRPC_PORT#" -e "s#127.0.0.1:4318#127.0.0.1:$HTTP_PORT#" \
+      -e "s#127.0.0.1:8888#127.0.0.1:$METRICS_PORT#" -e "s#127.0.0.1:13133#127.0.0.1:$UP_METRICS_PORT#" \
+      -e "s#\./data/#$WORK/data/#" >"$WORK/otlpd.yaml"
+  else
+    cat >"$WORK/otlpd.yaml" <<EOF
 receivers:
   otlp:
     protocols:
       grpc: {endpoint: 127.0.0.1:$GRPC_PORT}
       http: {endpoint: 127.0.0.1:$HTTP_PORT}
 exporters:
-  nop:
+  $(exporter_yaml "$mode")
 service:
   telemetry: {logs: {level: warn}, metrics: {address: 127.0.0.1:$METRICS_PORT}}
   pipelines:
-    traces: {receivers: [otlp], exporters: [nop]}
+    traces: {receivers: [otlp], exporters: [$(exporter_yaml "$mode" | cut -d: -f1)]}
 EOF
+  fi
   "${DAEMON_PIN[@]}" "$OTLPD" --config "$WORK/otlpd.yaml" >"$WORK/otlpd.log" 2>&1 &
   DAEMON_PID=$!
-  local deadline=$((SECONDS + DAEMON_START_TIMEOUT_S))
-  until port_open "$GRPC_PORT" && port_open "$HTTP_PORT"; do
-    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-      tail -n 30 "$WORK/otlpd.log" >&2 || true
-      die "otlpd exited during start-up"
-    fi
-    ((SECONDS < deadline)) || {
-      tail -n 30 "$WORK/otlpd.log" >&2 || true
-      die "otlpd did not open ports $GRPC_PORT/$HTTP_PORT within ${DAEMON_START_TIMEOUT_S}s"
-    }
-    sleep 0.1
-  done
+  wait_ports "$DAEMON_PID" "$WORK/otlpd.log" "$GRPC_PORT" "$HTTP_PORT"
+}
+
+stop_pid() {
+  local pid=$1
+  [[ -n $pid ]] || return 0
+  kill "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 10))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 stop_daemon() {
-  if [[ -n $DAEMON_PID ]]; then
-    kill "$DAEMON_PID" 2>/dev/null || true
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$DAEMON_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    kill -9 "$DAEMON_PID" 2>/dev/null || true
-    wait "$DAEMON_PID" 2>/dev/null || true
-    DAEMON_PID=""
-  fi
+  stop_pid "$DAEMON_PID"
+  DAEMON_PID=""
+  stop_pid "$UPSTREAM_PID"
+  UPSTREAM_PID=""
+  rm -rf "$WORK/data"
 }
 
 perf_usable() {
@@ -182,10 +258,14 @@ field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 # (A global, not stdout: a command substitution would hide the child PIDs from cleanup.)
 run_load() {
   local mode=$1 rate=$2 profile=$3
-  local args=(--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --rate "$rate")
+  local args=(--duration "$DURATION" --warmup "$WARMUP" --rate "$rate")
   case $mode in
-    grpc) args+=(--transport grpc --endpoint "127.0.0.1:$GRPC_PORT") ;;
-    http) args+=(--transport http --encoding proto --endpoint "127.0.0.1:$HTTP_PORT") ;;
+    default-*) args+=(--concurrency 1 --spans_per_request 512) ;;
+    *) args+=(--concurrency "$CONCURRENCY") ;;
+  esac
+  case $mode in
+    grpc | fwd-* | default-grpc) args+=(--transport grpc --endpoint "127.0.0.1:$GRPC_PORT") ;;
+    http | default-http) args+=(--transport http --encoding proto --endpoint "127.0.0.1:$HTTP_PORT") ;;
     http-json) args+=(--transport http --encoding json --endpoint "127.0.0.1:$HTTP_PORT") ;;
   esac
   "${LOADGEN_PIN[@]}" "$LOADGEN" "${args[@]}" >"$WORK/loadgen.out" 2>"$WORK/loadgen.err" &
@@ -230,6 +310,44 @@ run_load() {
   RUN_LINE="$result cpu_util=$util"
 }
 
+# passes MODE RATE: one short paced run; true when nothing was refused and at least 98 % of
+# the target rate was accepted.
+passes() {
+  run_load "$1" "$2" 0
+  log "  search $2 spans/s: $(field spans_per_sec "$RUN_LINE") accepted, $(field errors "$RUN_LINE") refused, cpu $(field cpu_util "$RUN_LINE")"
+  awk -v e="$(field errors "$RUN_LINE")" -v g="$(field spans_per_sec "$RUN_LINE")" -v r="$2" \
+    'BEGIN { exit !(e == 0 && g >= 0.98 * r) }'
+}
+
+# sustainable_rate MODE START: the highest paced rate (within ~5 %) the daemon keeps up with
+# without refusing anything, searched with short runs from START (the overload goodput).
+# Unpaced load measures overload instead: a forwarding daemon then spends its core on
+# requests it refuses because its queue is full, and forwards less than it can sustain.
+SUSTAINABLE=0
+sustainable_rate() {
+  local mode=$1 lo=$2 hi i
+  local saved_duration=$DURATION saved_warmup=$WARMUP
+  DURATION=$SEARCH_DURATION
+  WARMUP=1
+  for ((i = 0; i < 6; ++i)); do
+    passes "$mode" "$lo" && break
+    lo=$((lo / 2))
+  done
+  hi=$((lo * 2))
+  for ((i = 0; i < 4; ++i)); do
+    passes "$mode" "$hi" || break
+    lo=$hi
+    hi=$((hi * 2))
+  done
+  while ((hi - lo > lo / 20)); do
+    local mid=$(((lo + hi) / 2))
+    if passes "$mode" "$mid"; then lo=$mid; else hi=$mid; fi
+  done
+  DURATION=$saved_duration
+  WARMUP=$saved_warmup
+  SUSTAINABLE=$lo
+}
+
 # median_run FILE: the line of FILE (one run per line) with the median spans_per_sec.
 median_run() {
   local file=$1 n
@@ -246,12 +364,12 @@ if [[ $PERF == 1 ]] && ! perf_usable; then
   PROFILE_DONE=1
 fi
 
-declare -A MAX_LINE HALF_LINE MAX_RSS HALF_RSS
+declare -A MAX_LINE HALF_LINE MAX_RSS HALF_RSS OVERLOAD_LINE
 for mode in $MODES; do
   # Maximum rate: fresh daemon, BENCH_REPS runs at rate 0, median.
-  start_daemon
+  start_daemon "$mode"
   : >"$WORK/max.$mode"
-  if [[ $PERF == 1 && $PROFILE_DONE == 0 && $mode == grpc ]]; then
+  if [[ $PERF == 1 && $PROFILE_DONE == 0 && $mode == "$PERF_MODE" ]]; then
     # An extra run that is not counted: perf itself costs the daemon throughput.
     PROFILE_DONE=1
     log "$mode max rate under perf record (not counted)"
@@ -263,9 +381,24 @@ for mode in $MODES; do
       cp "$WORK/perf.data" "$BUILD_DIR/bench-perf.data" 2>/dev/null || true
     fi
   fi
-  for ((rep = 1; rep <= REPS; rep++)); do
-    log "$mode max rate, run $rep/$REPS (${WARMUP}s warm-up + ${DURATION}s)"
+  max_rate=0
+  if [[ $mode == fwd-* ]]; then
+    # Forwarding: the highest rate sustained without refusals (see sustainable_rate).
+    log "$mode overload goodput (unpaced, ${SEARCH_DURATION}s)"
+    saved_duration=$DURATION
+    DURATION=$SEARCH_DURATION
     run_load "$mode" 0 0
+    DURATION=$saved_duration
+    OVERLOAD_LINE[$mode]=$RUN_LINE
+    log "  $RUN_LINE"
+    sustainable_rate "$mode" "$(field spans_per_sec "$RUN_LINE" | cut -d. -f1)"
+    # A 5 % margin: the search's runs are short.
+    max_rate=$((SUSTAINABLE * 95 / 100))
+    log "$mode sustains $max_rate spans/s"
+  fi
+  for ((rep = 1; rep <= REPS; rep++)); do
+    log "$mode max rate, run $rep/$REPS (${WARMUP}s warm-up + ${DURATION}s, rate $max_rate)"
+    run_load "$mode" "$max_rate" 0
     log "  $RUN_LINE"
     printf '%s\n' "$RUN_LINE" >>"$WORK/max.$mode"
     if awk -v u="$(field loadgen_cpu_util "$RUN_LINE")" 'BEGIN { exit !(u > 0.9) }'; then
@@ -276,12 +409,18 @@ for mode in $MODES; do
   MAX_RSS[$mode]=$(peak_rss_kib "$DAEMON_PID")
   stop_daemon
 
-  # Half load: fresh daemon, paced at 50 % of the median maximum.
+  # Half load: fresh daemon, paced at 50 % of the median maximum (not for one sequential
+  # client, whose latency at max is already its latency).
   half_rate=$(awk -v r="$(field spans_per_sec "${MAX_LINE[$mode]}")" 'BEGIN { printf "%.0f", r / 2 }')
   if [[ $half_rate == 0 ]]; then
     die "$mode: no spans accepted at max rate"
   fi
-  start_daemon
+  if [[ $mode == default-* ]]; then
+    HALF_LINE[$mode]=${MAX_LINE[$mode]}
+    HALF_RSS[$mode]=${MAX_RSS[$mode]}
+    continue
+  fi
+  start_daemon "$mode"
   : >"$WORK/half.$mode"
   for ((rep = 1; rep <= REPS; rep++)); do
     log "$mode at 50 % ($half_rate spans/s), run $rep/$REPS"
@@ -297,9 +436,15 @@ done
 # --- report -----------------------------------------------------------------------------
 mode_label() {
   case $1 in
-    grpc) echo "OTLP/gRPC" ;;
-    http) echo "OTLP/HTTP protobuf" ;;
-    http-json) echo "OTLP/HTTP JSON" ;;
+    grpc) echo "OTLP/gRPC -> nop" ;;
+    http) echo "OTLP/HTTP protobuf -> nop" ;;
+    http-json) echo "OTLP/HTTP JSON -> nop" ;;
+    fwd-otlp) echo "gRPC -> otlp (none) -> otlpd" ;;
+    fwd-otlp-gzip) echo "gRPC -> otlp (gzip) -> otlpd" ;;
+    fwd-otlphttp-zstd) echo "gRPC -> otlphttp (zstd) -> otlpd" ;;
+    fwd-otlphttp-gzip) echo "gRPC -> otlphttp (gzip) -> otlpd" ;;
+    default-http) echo "default config, 1 sequential HTTP client, 512 spans/req" ;;
+    default-grpc) echo "default config, 1 sequential gRPC client, 512 spans/req" ;;
   esac
 }
 fmt_int() { awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); n = length(s); o = "";
@@ -307,16 +452,17 @@ fmt_int() { awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); n = length(s); o = ""
 
 if [[ -s $WORK/perf.report ]]; then
   echo
-  echo "perf profile of otlpd (${PERF_RECORDED_S}s of an extra gRPC max-rate run, cpu-clock, self time;"
+  echo "perf profile of otlpd (${PERF_RECORDED_S}s of an extra $PERF_MODE max-rate run, cpu-clock, self time;"
   echo "call graphs: perf report -i $BUILD_DIR/bench-perf.data):"
   cat "$WORK/perf.report"
 fi
 cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 revision=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
 echo
-echo "otlpd $revision, $(uname -r), ${cpu_model:-unknown CPU}; receiver otlp -> exporter nop;"
-echo "daemon on core $DAEMON_CPU, otlpd-loadgen on core $LOADGEN_CPU, concurrency $CONCURRENCY;"
-echo "100 spans/request (10 × 20-char string attributes + 1 event each); median of $REPS × ${DURATION}s after ${WARMUP}s warm-up;"
+echo "otlpd $revision, $(uname -r), ${cpu_model:-unknown CPU};"
+echo "daemon on core $DAEMON_CPU, otlpd-loadgen on core $LOADGEN_CPU (and the upstream otlpd of fwd-*), concurrency $CONCURRENCY;"
+echo "100 spans/request (10 × 20-char string attributes + 1 event each) unless the mode says otherwise;"
+echo "median of $REPS × ${DURATION}s after ${WARMUP}s warm-up; fwd-* at the highest rate sustained without refusals;"
 echo "load average at start $LOAD_AT_START."
 echo
 echo "| Transport | Spans/s accepted | Daemon CPU (cores) | Spans/s per core | p50 / p99 ms at max | Spans/s at 50 % | p50 / p99 ms at 50 % | Peak RSS MiB (max / 50 %) | Errors | Loadgen CPU |"
@@ -336,3 +482,19 @@ for mode in $MODES; do
     "$(awk -v k="${HALF_RSS[$mode]}" 'BEGIN { print k / 1024 }')" "$errors" \
     "$(field loadgen_cpu_util "$max")"
 done
+
+overload_modes=""
+for mode in $MODES; do [[ -n ${OVERLOAD_LINE[$mode]:-} ]] && overload_modes+=" $mode"; done
+if [[ -n $overload_modes ]]; then
+  echo
+  echo "Unpaced (overload) goodput of the forwarding modes: accepted spans/s while more is offered"
+  echo "than can be forwarded (the rest refused, retryably):"
+  echo
+  echo "| Mode | Spans/s accepted | Refused requests | Daemon CPU (cores) |"
+  echo "|---|---:|---:|---:|"
+  for mode in $overload_modes; do
+    line=${OVERLOAD_LINE[$mode]}
+    printf '| %s | %s | %s | %.2f |\n' "$(mode_label "$mode")" "$(fmt_int "$(field spans_per_sec "$line")")" \
+      "$(field errors "$line")" "$(field cpu_util "$line")"
+  done
+fi

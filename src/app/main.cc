@@ -3,6 +3,7 @@
 //   otlpd [--config FILE] [--shutdown-timeout 10s]
 //   otlpd validate --config FILE
 //   otlpd --version
+//   otlpd --print-default-config
 #include <grpc/support/log.h>
 #include <signal.h>
 
@@ -32,6 +33,7 @@ void Usage(std::FILE* out) {
                "usage: otlpd [--config FILE] [--shutdown-timeout DURATION]\n"
                "       otlpd validate --config FILE\n"
                "       otlpd --version\n"
+               "       otlpd --print-default-config\n"
                "Without --config, otlpd runs its embedded default configuration\n"
                "(OTLP on 127.0.0.1:4317/4318, data under ./data).\n");
 }
@@ -97,6 +99,9 @@ int main(int argc, char** argv) {
     };
     if (arg == "--version" || arg == "version") {
       std::printf("otlpd %s\n", OTLPD_VERSION);
+      return 0;
+    } else if (arg == "--print-default-config") {
+      std::fwrite(otlpd::DefaultConfigYaml().data(), 1, otlpd::DefaultConfigYaml().size(), stdout);
       return 0;
     } else if (arg == "--help" || arg == "-h") {
       Usage(stdout);

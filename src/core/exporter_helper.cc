@@ -236,8 +236,11 @@ void ExporterHelper::Consume(TelemetryPtr data, Completion done) {
                 [this, signal, items, done = std::move(done)](absl::Status s) mutable {
                   if (!s.ok()) {
                     enqueue_failed_[static_cast<int>(signal)]->Add(items);
-                    spdlog::warn("exporter {}: refusing {} {}: {}", id_.ToString(), items,
-                                 SignalItemName(signal), s.ToString());
+                    if (uint64_t n = refusal_log_.Add(items)) {
+                      spdlog::warn("exporter {}: refused {} {} (counted since the last such "
+                                   "message): {}",
+                                   id_.ToString(), n, SignalItemName(signal), std::string(s.message()));
+                    }
                   }
                   std::move(done)(std::move(s));
                 });
@@ -344,8 +347,10 @@ void ExporterHelper::SendBatch(std::vector<QueuedRequest> batch) {
                      outcome.ok() ? absl::InvalidArgumentError("rejected") : outcome);
   }
   if (!outcome.ok()) {
-    spdlog::error("exporter {}: dropping {} {}: {}", id_.ToString(), failed, SignalItemName(signal),
-                  outcome.ToString());
+    if (uint64_t n = drop_log_.Add(failed)) {
+      spdlog::error("exporter {}: dropped {} {} (counted since the last such message): {}",
+                    id_.ToString(), n, SignalItemName(signal), outcome.ToString());
+    }
   }
   for (QueuedRequest& r : batch) queue_->Commit(r.id, outcome);
 }
@@ -365,9 +370,13 @@ absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rej
     if (result.status.ok()) {
       *rejected = result.rejected;
       if (result.rejected > 0 || !result.rejection_message.empty()) {
-        spdlog::warn("exporter {}: upstream accepted the request partially: {} {} rejected: {}",
-                     id_.ToString(), result.rejected, SignalItemName(data->signal()),
-                     result.rejection_message);
+        if (uint64_t n = partial_log_.Add(1)) {
+          spdlog::warn(
+              "exporter {}: upstream accepted {} request(s) partially since the last such "
+              "message; the last rejected {} {}: {}",
+              id_.ToString(), n, result.rejected, SignalItemName(data->signal()),
+              result.rejection_message);
+        }
       }
       return absl::OkStatus();
     }

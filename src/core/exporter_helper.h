@@ -14,6 +14,7 @@
 #include "core/component.h"
 #include "core/config_node.h"
 #include "core/exporter_metrics.h"
+#include "core/log_throttle.h"
 #include "core/metrics.h"
 #include "core/sending_queue.h"
 
@@ -119,6 +120,9 @@ class ExporterHelper final : public Exporter {
   std::unique_ptr<SendingQueue> queue_;
   ExporterMetrics outcomes_;
   std::array<Counter*, 3> enqueue_failed_{};
+  LogThrottle refusal_log_;
+  LogThrottle drop_log_;
+  LogThrottle partial_log_;
   Histogram* batch_items_ = nullptr;
   Histogram* batch_bytes_ = nullptr;
   // What the queue gauges read; the registry keeps it past this object's life.
