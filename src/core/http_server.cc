@@ -471,12 +471,14 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   // large reads (the parser would copy it through buffer_ in small ones).
   void ReadSizedBody(size_t length) {
     sized_body_ = true;
-    body_.resize(length);
+    // Not zero-filled first: every byte is about to be overwritten by the read.
+    body_ = std::make_unique_for_overwrite<char[]>(length);
+    body_size_ = length;
     const size_t buffered = std::min(buffer_.size(), length);
-    asio::buffer_copy(asio::buffer(body_.data(), buffered), buffer_.data());
+    asio::buffer_copy(asio::buffer(body_.get(), buffered), buffer_.data());
     buffer_.consume(buffered);
     if (buffered == length) return Dispatch();
-    asio::async_read(stream_, asio::buffer(body_.data() + buffered, length - buffered),
+    asio::async_read(stream_, asio::buffer(body_.get() + buffered, length - buffered),
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        if (ec) return self->OnReadError(ec);
                        self->Dispatch();
@@ -519,11 +521,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       request.headers.emplace_back(std::move(lower), std::string(field.value()));
     }
     if (sized_body_) {
-      request.body = std::move(body_);
-      body_.clear();
+      // The Cord takes the buffer as it is: no copy.
+      char* data = body_.release();
+      request.body = absl::MakeCordFromExternal(absl::string_view(data, body_size_),
+                                                [data](absl::string_view) { delete[] data; });
       sized_body_ = false;
     } else {
-      request.body = std::move(req.body());
+      request.body = absl::Cord(std::move(req.body()));
     }
     request.tls = kTls;
     keep_alive_ = req.keep_alive();
@@ -621,7 +625,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   const std::chrono::steady_clock::time_point accepted_at_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::string body_;  // see ReadSizedBody
+  std::unique_ptr<char[]> body_;  // see ReadSizedBody
+  size_t body_size_ = 0;
   bool sized_body_ = false;
   http::response<http::string_body> response_;
   bool keep_alive_ = true;

@@ -9,6 +9,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/tls_config.h"
@@ -27,7 +28,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> params;
   // Header names lower-cased.
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // as received on the wire (still compressed if Content-Encoding says so)
+  // As received on the wire (still compressed if Content-Encoding says so). A body of known
+  // length is one flat chunk (TryFlat), read straight from the socket into it.
+  absl::Cord body;
   bool tls = false;  // arrived over TLS
 
   // First value of a header (name lower-case); nullptr when absent.

@@ -57,7 +57,8 @@ Telemetry::Telemetry(WireTag, Signal signal, absl::Cord wire, size_t items)
 }
 
 std::shared_ptr<Telemetry> Telemetry::FromWire(Signal signal, absl::Cord wire, size_t items) {
-  return std::shared_ptr<Telemetry>(new Telemetry(WireTag{}, signal, std::move(wire), items));
+  // One allocation for the object and its control block.
+  return std::make_shared<Telemetry>(WireTag{}, signal, std::move(wire), items);
 }
 
 Telemetry::~Telemetry() = default;

@@ -88,8 +88,15 @@ class Telemetry {
   void KeepAlive(TelemetryPtr source) { keep_alive_.push_back(std::move(source)); }
 
  private:
-  struct WireTag {};
+  // Only FromWire can make one, but make_shared needs a public constructor to call.
+  struct WireTag {
+    explicit WireTag() = default;
+  };
+
+ public:
   Telemetry(WireTag, Signal signal, absl::Cord wire, size_t items);
+
+ private:
   void Decode() const;
   void Encode() const;
   google::protobuf::Message* NewMessage(google::protobuf::Arena* arena) const;

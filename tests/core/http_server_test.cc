@@ -92,8 +92,9 @@ void EchoHandler(HttpRequest&& request, HttpRespond respond) {
   HttpResponse response;
   response.headers.emplace_back("Content-Type", "text/plain");
   response.headers.emplace_back("X-Echo", "yes");
-  response.body = absl::StrCat(request.method, " ", request.path,
-                               " x-test=", test_header ? *test_header : "-", " ", request.body);
+  response.body =
+      absl::StrCat(request.method, " ", request.path, " x-test=", test_header ? *test_header : "-",
+                   " ", std::string(request.body));
   std::move(respond)(std::move(response));
 }
 
@@ -328,7 +329,7 @@ TEST(HttpServerTest, AsyncRespondFromAnotherThread) {
   auto server = StartServer({}, [&](HttpRequest&& request, HttpRespond respond) {
     std::lock_guard lock(mu);
     responders.emplace_back(
-        [body = std::move(request.body), respond = std::move(respond)]() mutable {
+        [body = std::string(request.body), respond = std::move(respond)]() mutable {
           absl::SleepFor(absl::Milliseconds(150));
           HttpResponse response;
           response.body = "late:" + body;
@@ -861,7 +862,7 @@ TEST(HttpServerStopTest, EveryAcceptedRequestGetsItsResponse) {
     auto server = StartServer(options, [&](HttpRequest&& request, HttpRespond respond) {
       const int n = ++arrived;
       responder.Answer(std::move(respond), absl::Milliseconds(20 + (n * 7) % 60),
-                       "ok:" + request.body);
+                       "ok:" + std::string(request.body));
     });
     ASSERT_NE(server, nullptr);
     std::vector<CurlReply> replies(kClients);

@@ -62,8 +62,9 @@ HttpUpstream::HttpUpstream(Policy policy) : policy_(std::move(policy)) {
     const bool json = absl::StartsWith(rec.content_type, "application/json");
     if (signal.has_value()) {
       rec.signal = *signal;
-      std::optional<std::string> body = request.body;
-      if (rec.content_encoding == "gzip") body = Gunzip(request.body);
+      const std::string raw(request.body);
+      std::optional<std::string> body = raw;
+      if (rec.content_encoding == "gzip") body = Gunzip(raw);
       auto message = NewRequest(*signal);
       if (body.has_value()) {
         rec.decoded =

@@ -29,6 +29,12 @@ std::string MediaType(const std::string& content_type) {
   return media;
 }
 
+// The body as one contiguous string (it already is, unless it came chunked).
+std::string_view Flat(absl::Cord& body) {
+  absl::string_view flat = body.Flatten();
+  return std::string_view(flat.data(), flat.size());
+}
+
 HttpResponse PlainResponse(int status, std::string text) {
   HttpResponse response;
   response.status = status;
@@ -133,7 +139,7 @@ void OtlpHttpHandler::HandleExport(HttpRequest&& request, HttpRespond respond) c
                                         kJsonContentType, ", ", kProtobufContentType, "]")));
   }
 
-  std::string body = std::move(request.body);
+  absl::Cord body = std::move(request.body);
   const std::string* content_encoding = request.Header("content-encoding");
   if (content_encoding != nullptr) {
     std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(*content_encoding));
@@ -144,7 +150,7 @@ void OtlpHttpHandler::HandleExport(HttpRequest&& request, HttpRespond respond) c
                          absl::StrCat("unsupported Content-Encoding \"", *content_encoding, "\"")));
     }
     if (*compression != Compression::kNone) {
-      absl::StatusOr<std::string> inflated = Decompress(*compression, body, max_body_size_);
+      absl::StatusOr<std::string> inflated = Decompress(*compression, Flat(body), max_body_size_);
       if (!inflated.ok()) {
         if (inflated.status().code() == absl::StatusCode::kResourceExhausted) {
           return std::move(respond)(
@@ -156,7 +162,7 @@ void OtlpHttpHandler::HandleExport(HttpRequest&& request, HttpRespond respond) c
             400, encoding, absl::StatusCode::kInvalidArgument,
             absl::StrCat("cannot decompress the request body: ", inflated.status().message())));
       }
-      body = std::move(*inflated);
+      body = absl::Cord(std::move(*inflated));
     }
   }
   if (body.size() > static_cast<size_t>(INT_MAX)) {
@@ -164,15 +170,15 @@ void OtlpHttpHandler::HandleExport(HttpRequest&& request, HttpRespond respond) c
                                              "request body too large"));
   }
 
-  absl::StatusOr<DecodedRequest> decoded =
-      encoding == Encoding::kProtobuf ? DecodeProtobufRequest(signal, absl::Cord(std::move(body)))
-                                      : DecodeJsonRequest(signal, body);
+  absl::StatusOr<DecodedRequest> decoded = encoding == Encoding::kProtobuf
+                                               ? DecodeProtobufRequest(signal, std::move(body))
+                                               : DecodeJsonRequest(signal, Flat(body));
   if (!decoded.ok()) {
     return std::move(respond)(StatusResponse(400, encoding, absl::StatusCode::kInvalidArgument,
                                              std::string(decoded.status().message())));
   }
   // The JSON text is no longer needed; free it before the pipeline holds the request.
-  std::string().swap(body);
+  body.Clear();
   if (include_metadata_) {
     decoded->data->set_metadata(std::make_shared<Metadata>(std::move(request.headers)));
   }

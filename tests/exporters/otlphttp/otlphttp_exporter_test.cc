@@ -108,11 +108,11 @@ class Upstream {
     Received r;
     r.path = req.path;
     for (const auto& [name, value] : req.headers) r.headers[name] = value;
-    r.wire_body = req.body;
+    r.wire_body = std::string(req.body);
     const std::string* encoding = req.Header("content-encoding");
     std::optional<Compression> c = ParseCompression(encoding ? *encoding : "");
     absl::StatusOr<std::string> body =
-        c ? Decompress(*c, req.body, 64 << 20) : absl::InvalidArgumentError("encoding");
+        c ? Decompress(*c, r.wire_body, 64 << 20) : absl::InvalidArgumentError("encoding");
     if (!body.ok()) {
       std::move(respond)(HttpResponse{400, {}, "cannot decompress"});
       return;
