@@ -336,6 +336,55 @@ service:
       << errors;
 }
 
+TEST_F(BuiltinConfigTest, ExtensionReferencesMustBeEnabled) {
+  std::string errors = Parse(R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+        auth:
+          authenticator: bearertokenauth
+exporters:
+  nop:
+extensions:
+  health_check:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+)",
+                             registry_);
+  // Configured but not enabled is reported too.
+  std::string not_enabled = Parse(R"(receivers:
+  otlp:
+    protocols:
+      http:
+        auth:
+          authenticator: bearertokenauth/in
+exporters:
+  nop:
+extensions:
+  bearertokenauth/in:
+    token: s3cret
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+)",
+                                  registry_);
+  EXPECT_NE(not_enabled.find("test.yaml:6:26: receivers::otlp::protocols::http::auth::"
+                             "authenticator: extension \"bearertokenauth/in\" is configured but "
+                             "not enabled in service::extensions"),
+            std::string::npos)
+      << not_enabled;
+  EXPECT_NE(errors.find("test.yaml:6:26: receivers::otlp::protocols::grpc::auth::authenticator: "
+                        "references extension \"bearertokenauth\" which is not configured"),
+            std::string::npos)
+      << errors;
+}
+
+
 // A component that only handles traces, to check pipeline signal validation.
 class TracesOnlyExporterFactory : public ExporterFactory {
  public:
