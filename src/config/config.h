@@ -50,7 +50,8 @@ struct Config {
 std::unique_ptr<Config> ParseConfig(std::string_view yaml_text, const ComponentRegistry& registry,
                                     Diagnostics* diag);
 
-// The configuration used when otlpd starts without --config.
+// The configuration used when otlpd starts without --config: config/default.yaml,
+// compiled in.
 std::string_view DefaultConfigYaml();
 
 }  // namespace otlpd
