@@ -124,6 +124,20 @@ bool IssueServerCert(const TestCerts& certs, const std::string& cert_out,
   return !ec;
 }
 
+bool IssueServerCertForName(const TestCerts& certs, const std::string& dns_name,
+                            const std::string& cert_out, const std::string& key_out,
+                            std::string* error) {
+  const std::string dir = std::filesystem::path(cert_out).parent_path().string();
+  const std::string ext = absl::StrCat(
+      "basicConstraints=CA:FALSE\n"
+      "keyUsage=critical,digitalSignature,keyEncipherment\n"
+      "extendedKeyUsage=serverAuth\n"
+      "subjectAltName=DNS:",
+      dns_name, "\n");
+  return Issue(dir, certs.ca_cert, certs.ca_key, absl::StrCat("/CN=", dns_name), ext, cert_out,
+               key_out, error);
+}
+
 std::string CertSerial(const std::string& cert_file) {
   const std::string out = absl::StrCat(cert_file, ".serial");
   if (std::system(

@@ -29,6 +29,13 @@ std::optional<TestCerts> MakeTestCerts(const std::string& dir, std::string* erro
 bool IssueServerCert(const TestCerts& certs, const std::string& cert_out,
                      const std::string& key_out, std::string* error = nullptr);
 
+// Issues a server certificate signed by the CA of `certs` for the DNS name `dns_name` only
+// (CN and the single SAN; no IP address), into cert_out/key_out. A client that connects by
+// IP address must then name the server explicitly (SNI / server_name_override).
+bool IssueServerCertForName(const TestCerts& certs, const std::string& dns_name,
+                            const std::string& cert_out, const std::string& key_out,
+                            std::string* error = nullptr);
+
 // The serial number of a PEM certificate file as openssl prints it (upper-case hex), or ""
 // if it cannot be read.
 std::string CertSerial(const std::string& cert_file);

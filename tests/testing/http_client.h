@@ -21,6 +21,15 @@ struct HttpResult {
   const std::string* Header(std::string_view lower_name) const;
 };
 
+// TLS settings for https:// URLs. Paths are PEM files; empty ones are left out.
+struct HttpClientTls {
+  std::string ca_file;    // CAINFO: the only roots the server's certificate may chain to
+  std::string cert_file;  // client certificate (mTLS), with key_file
+  std::string key_file;
+  // Highest TLS version the client offers ("1.2", "1.3"); "" = libcurl's default.
+  std::string max_version;
+};
+
 // A libcurl easy handle: successive requests reuse the connection (keep-alive).
 class HttpClient {
  public:
@@ -29,7 +38,9 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // `headers` as "Name: value". No "Expect: 100-continue" is sent unless given.
+  // `headers` as "Name: value". No "Expect: 100-continue" is sent unless given. A method
+  // other than GET and POST with an empty body (e.g. a CORS preflight OPTIONS) is sent
+  // without a body and without Content-Type, as a browser does.
   HttpResult Request(std::string_view method, const std::string& url, std::string_view body,
                      const std::vector<std::string>& headers = {},
                      absl::Duration timeout = absl::Seconds(15));
@@ -41,9 +52,12 @@ class HttpClient {
   HttpResult Get(const std::string& url, absl::Duration timeout = absl::Seconds(15)) {
     return Request("GET", url, "", {}, timeout);
   }
+  // Used by every later request of this client.
+  void set_tls(const HttpClientTls& tls) { tls_ = tls; }
 
  private:
   void* curl_;
+  HttpClientTls tls_;
 };
 
 // One-shot requests on a fresh connection.
@@ -54,6 +68,8 @@ HttpResult HttpGet(const std::string& url, absl::Duration timeout = absl::Second
 
 // "http://127.0.0.1:<port><path>".
 std::string LocalUrl(int port, std::string_view path);
+// "https://127.0.0.1:<port><path>".
+std::string LocalHttpsUrl(int port, std::string_view path);
 
 // gzip (RFC 1952) of `data` with zlib, independent of the daemon's own compression code.
 std::string Gzip(std::string_view data);

@@ -31,6 +31,13 @@ std::unique_ptr<google::protobuf::Message> NewRequest(Signal s) {
 
 }  // namespace
 
+const std::string* UpstreamRequest::Header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return &value;
+  }
+  return nullptr;
+}
+
 std::vector<TracesRequest> DecodeTraces(const std::vector<UpstreamRequest>& requests,
                                         bool only_accepted) {
   std::vector<TracesRequest> out;
@@ -57,6 +64,7 @@ HttpUpstream::HttpUpstream(Policy policy) : policy_(std::move(policy)) {
     if (request.path == "/v1/traces") signal = Signal::kTraces;
     if (request.path == "/v1/metrics") signal = Signal::kMetrics;
     if (request.path == "/v1/logs") signal = Signal::kLogs;
+    rec.headers = request.headers;
     if (const std::string* v = request.Header("content-type")) rec.content_type = *v;
     if (const std::string* v = request.Header("content-encoding")) rec.content_encoding = *v;
     const bool json = absl::StartsWith(rec.content_type, "application/json");
@@ -131,9 +139,9 @@ class GrpcUpstream::Services {
   class Traces : public trace_v1::TraceService::Service {
    public:
     explicit Traces(GrpcUpstream* o) : owner_(o) {}
-    grpc::Status Export(grpc::ServerContext*, const TracesRequest* request,
+    grpc::Status Export(grpc::ServerContext* context, const TracesRequest* request,
                         TracesResponse*) override {
-      return owner_->Handle(Signal::kTraces, *request);
+      return owner_->Handle(Signal::kTraces, *context, *request);
     }
 
    private:
@@ -142,9 +150,9 @@ class GrpcUpstream::Services {
   class Metrics : public metrics_v1::MetricsService::Service {
    public:
     explicit Metrics(GrpcUpstream* o) : owner_(o) {}
-    grpc::Status Export(grpc::ServerContext*, const MetricsRequest* request,
+    grpc::Status Export(grpc::ServerContext* context, const MetricsRequest* request,
                         MetricsResponse*) override {
-      return owner_->Handle(Signal::kMetrics, *request);
+      return owner_->Handle(Signal::kMetrics, *context, *request);
     }
 
    private:
@@ -153,8 +161,9 @@ class GrpcUpstream::Services {
   class Logs : public logs_v1::LogsService::Service {
    public:
     explicit Logs(GrpcUpstream* o) : owner_(o) {}
-    grpc::Status Export(grpc::ServerContext*, const LogsRequest* request, LogsResponse*) override {
-      return owner_->Handle(Signal::kLogs, *request);
+    grpc::Status Export(grpc::ServerContext* context, const LogsRequest* request,
+                        LogsResponse*) override {
+      return owner_->Handle(Signal::kLogs, *context, *request);
     }
 
    private:
@@ -187,8 +196,13 @@ GrpcUpstream::~GrpcUpstream() {
   server_->Wait();
 }
 
-grpc::Status GrpcUpstream::Handle(Signal signal, const google::protobuf::Message& request) {
+grpc::Status GrpcUpstream::Handle(Signal signal, const grpc::ServerContext& context,
+                                  const google::protobuf::Message& request) {
   UpstreamRequest rec;
+  for (const auto& [key, value] : context.client_metadata()) {
+    rec.headers.emplace_back(std::string(key.data(), key.size()),
+                             std::string(value.data(), value.size()));
+  }
   rec.time = absl::Now();
   rec.signal = signal;
   rec.decoded = true;

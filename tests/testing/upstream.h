@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -24,6 +26,11 @@ struct UpstreamRequest {
   std::string content_type;      // HTTP only
   std::string content_encoding;  // HTTP only
   int answer = 0;                // HTTP status, or gRPC status code, answered
+  // HTTP request headers / gRPC metadata, names lower-cased, in arrival order.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The first value of header `lower_name`, or nullptr.
+  const std::string* Header(std::string_view lower_name) const;
 };
 
 // Requests of one signal decoded from the upstream's successful (or all) requests.
@@ -70,7 +77,8 @@ class GrpcUpstream {
   int accepted_count() const;
 
   // Used by the service implementations.
-  grpc::Status Handle(Signal signal, const google::protobuf::Message& request);
+  grpc::Status Handle(Signal signal, const grpc::ServerContext& context,
+                      const google::protobuf::Message& request);
 
  private:
   class Services;
