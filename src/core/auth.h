@@ -36,6 +36,10 @@ class ClientAuthenticator {
   // `client_metadata` is what the receiver kept of the request's own headers
   // (include_metadata), or null; an authenticator may copy from it (headers_setter).
   virtual absl::StatusOr<Metadata> Headers(const Metadata* client_metadata) const = 0;
+  // Whether the headers are credentials that must not travel in plaintext: a gRPC exporter
+  // refuses to start with such an authenticator on an insecure channel (as otelcol's
+  // RequireTransportSecurity).
+  virtual bool RequiresTransportSecurity() const { return false; }
 };
 
 }  // namespace otlpd

@@ -130,6 +130,12 @@ absl::Status OtlpGrpcSender::Start(Host* host) {
         *host, *config_.authenticator, "a client authenticator");
     if (!auth.ok()) return auth.status();
     auth_ = *auth;
+    if (auth_->RequiresTransportSecurity() && config_.tls.insecure && !config_.https_scheme) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("auth: extension \"", config_.authenticator->ToString(),
+                       "\" sends credentials, which need a TLS connection; the channel is insecure "
+                       "(tls::insecure: true)"));
+    }
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
       MakeGrpcChannelCredentials(config_.tls, config_.https_scheme);

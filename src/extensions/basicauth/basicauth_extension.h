@@ -42,6 +42,7 @@ class BasicAuthClient : public Extension, public ClientAuthenticator {
   explicit BasicAuthClient(const BasicAuthConfig::ClientAuth& config);
 
   absl::StatusOr<Metadata> Headers(const Metadata* client_metadata) const override;
+  bool RequiresTransportSecurity() const override { return true; }
 
  private:
   const std::string value_;

@@ -43,6 +43,7 @@ class BearerTokenAuthExtension : public Extension,
 
   absl::Status Authenticate(const Metadata& headers) const override;
   absl::StatusOr<Metadata> Headers(const Metadata* client_metadata) const override;
+  bool RequiresTransportSecurity() const override { return true; }
 
  private:
   // What identifies one version of the token file.

@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/auth.h"
 #include "core/status.h"
 #include "exporters/otlp/config.h"
 #include "exporters/otlp/factory.h"
@@ -651,6 +652,28 @@ TEST_F(OtlpExporterTest, StartFailsOnMissingCaFile) {
   absl::Status started = (*exporter)->Start();
   EXPECT_FALSE(started.ok());
   EXPECT_NE(started.message().find("/nonexistent/ca.pem"), std::string::npos) << started;
+  (*exporter)->Shutdown(absl::Now() + absl::Seconds(1));
+}
+
+// A client authenticator extension whose headers are credentials (as bearertokenauth's).
+class CredentialsExtension : public Extension, public ClientAuthenticator {
+ public:
+  absl::StatusOr<Metadata> Headers(const Metadata*) const override {
+    return Metadata{{"authorization", "Bearer t"}};
+  }
+  bool RequiresTransportSecurity() const override { return true; }
+};
+
+TEST_F(OtlpExporterTest, CredentialsNeverGoOverAPlaintextChannel) {
+  host_.extensions[{"bearertokenauth", ""}] = std::make_shared<CredentialsExtension>();
+  parsed_ = ParseYaml(
+      "endpoint: 127.0.0.1:4317\ntls: {insecure: true}\nauth: {authenticator: bearertokenauth}\n");
+  ASSERT_TRUE(parsed_->diag.ok()) << parsed_->diag.Format();
+  auto exporter = NewOtlpExporterFactory()->Create({{"otlp", ""}, &host_}, *parsed_->config);
+  ASSERT_TRUE(exporter.ok());
+  absl::Status started = (*exporter)->Start();
+  EXPECT_EQ(started.code(), absl::StatusCode::kFailedPrecondition) << started;
+  EXPECT_NE(started.message().find("need a TLS connection"), std::string::npos) << started;
   (*exporter)->Shutdown(absl::Now() + absl::Seconds(1));
 }
 
