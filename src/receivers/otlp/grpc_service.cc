@@ -27,37 +27,39 @@ class ReactorCount {
   void Add() {
     absl::MutexLock lock(&mu_);
     ++count_;
-    last_added_ = absl::Now();
+    last_change_ = absl::Now();
   }
   void Done() {
     absl::MutexLock lock(&mu_);
     --count_;
+    last_change_ = absl::Now();
   }
   bool WaitZero(absl::Time deadline) {
     absl::MutexLock lock(&mu_);
     auto zero = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
     return mu_.AwaitWithDeadline(absl::Condition(&zero), deadline);
   }
-  // Waits until no reactor is left and none has been added for `quiet`, or until
+  // Waits until no reactor is left and none has been added or finished for `quiet` (a
+  // client that has just got its answer may send its next call at once), or until
   // `deadline` (false then).
   bool WaitQuiet(absl::Duration quiet, absl::Time deadline) {
     absl::MutexLock lock(&mu_);
     while (true) {
       auto zero = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
       if (!mu_.AwaitWithDeadline(absl::Condition(&zero), deadline)) return false;
-      const absl::Time seen = last_added_;
+      const absl::Time seen = last_change_;
       if (absl::Now() >= seen + quiet) return true;
       if (absl::Now() >= deadline) return false;
-      auto added = [this, seen]()
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return last_added_ != seen; };
-      mu_.AwaitWithDeadline(absl::Condition(&added), std::min(seen + quiet, deadline));
+      auto changed = [this, seen]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return last_change_ != seen; };
+      mu_.AwaitWithDeadline(absl::Condition(&changed), std::min(seen + quiet, deadline));
     }
   }
 
  private:
   absl::Mutex mu_;
   int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time last_added_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_change_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 namespace {
@@ -133,7 +135,7 @@ class RawExportService final
 
 namespace {
 
-// How long no gRPC call must have arrived before shutdown stops the gRPC server, and how
+// How long no gRPC call must have come or ended before shutdown stops the gRPC server, and how
 // long at most shutdown waits for that (clients that ignore RetryInfo never pause).
 constexpr absl::Duration kQuietPeriod = absl::Milliseconds(100);
 constexpr absl::Duration kMaxQuietWait = absl::Seconds(1);
@@ -266,9 +268,9 @@ void OtlpGrpcServer::FinishShutdown(absl::Time deadline) {
   // answered UNAVAILABLE (by ExportCore) rather than cancelled by a closing server. Once
   // gRPC's own shutdown begins, gRPC cancels every call that still arrives (a client that
   // has not yet seen the GOAWAY gets CANCELLED). So it begins only when the calls have
-  // stopped: every answer delivered and no new call for kQuietPeriod (a client that just
-  // got OK sends its next request at once and gets UNAVAILABLE with RetryInfo, which SDKs
-  // wait for), for at most kMaxQuietWait and not past the deadline.
+  // stopped: every answer delivered and, for kQuietPeriod, no new call and no answer (a
+  // client that just got OK sends its next request at once and gets UNAVAILABLE with
+  // RetryInfo, which SDKs wait for), for at most kMaxQuietWait and not past the deadline.
   if (!reactors_->WaitQuiet(kQuietPeriod, std::min(deadline, absl::Now() + kMaxQuietWait))) {
     spdlog::warn("otlp receiver {}: gRPC calls still arriving; stopping the gRPC server anyway",
                  core_->id().ToString());
