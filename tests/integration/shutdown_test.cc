@@ -224,7 +224,8 @@ struct Outcome {
 };
 
 Outcome::Kind ClassifyHttp(const HttpResult& r, std::string* detail) {
-  *detail = absl::StrCat("HTTP ", r.status, " [", r.error, "] ", r.body.substr(0, 200));
+  *detail = absl::StrCat("HTTP ", r.status, " [", r.error, "] ", r.body.substr(0, 200),
+                         r.new_connections > 0 ? " (new connection)" : " (kept-alive connection)");
   if (r.status == 200) return Outcome::kOk;
   if (r.status == 503) {
     if (r.Header("retry-after") == nullptr) {
