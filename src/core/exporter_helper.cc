@@ -381,6 +381,12 @@ absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rej
       return absl::OkStatus();
     }
     const absl::Status& status = result.status;
+    if (Aborted() && IsRetryable(status)) {
+      // Shutdown cut the send short (CancelAll): whatever the cancelled call reports, the
+      // caller is told to send again later (UNAVAILABLE), as for a retry cut short below.
+      return absl::UnavailableError(
+          absl::StrCat("exporter shut down before a successful send: ", status.message()));
+    }
     if (!retry.enabled || !IsRetryable(status)) return status;
     absl::Duration delay = interval;
     if (retry.randomization_factor > 0) {
@@ -406,8 +412,8 @@ absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rej
     const absl::Time wake = absl::Now() + delay;
     while (!Aborted() && absl::Now() < wake) abort_cv_.WaitWithDeadline(&mu_, wake);
     if (Aborted()) {
-      return absl::Status(status.code(),
-                          absl::StrCat("shutdown before a successful retry: ", status.message()));
+      return absl::UnavailableError(
+          absl::StrCat("shutdown before a successful retry: ", status.message()));
     }
   }
 }

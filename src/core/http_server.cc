@@ -678,10 +678,7 @@ class HttpServerImpl final : public HttpServer {
       state_->stopping.store(true);
     }
     ServerState* state = state_.get();
-    asio::post(state->acceptor.get_executor(), [state] {
-      beast::error_code ec;
-      state->acceptor.close(ec);
-    });
+    asio::post(state->acceptor.get_executor(), [this] { CloseAcceptor(); });
     if (state->reload_timer) {
       asio::post(state->reload_timer->get_executor(), [state] { state->reload_timer->cancel(); });
     }
@@ -733,6 +730,21 @@ class HttpServerImpl final : public HttpServer {
     });
   }
 
+  // Runs on the acceptor's strand. Connections the kernel has already completed wait in
+  // the listen backlog, and closing the acceptor would reset them after their clients may
+  // have sent a request: they are taken in first and answered like fresh connections at
+  // stop.
+  void CloseAcceptor() {
+    beast::error_code ec;
+    if (state_->acceptor.is_open()) state_->acceptor.non_blocking(true, ec);
+    while (!ec) {
+      tcp::socket socket(asio::make_strand(state_->ioc));
+      state_->acceptor.accept(socket, ec);
+      if (!ec) OnAccept(std::move(socket));
+    }
+    state_->acceptor.close(ec);
+  }
+
   // Runs on the acceptor's strand.
   void Accept() {
     state_->acceptor.async_accept(asio::make_strand(state_->ioc),
@@ -757,12 +769,18 @@ class HttpServerImpl final : public HttpServer {
 
   template <class S>
   void Launch(std::shared_ptr<S> session) {
+    bool stopping;
     {
       std::lock_guard lock(state_->mu);
-      if (state_->stopping.load()) return;  // the socket closes with the session
+      if (state_->stopped) return;  // the socket closes with the session
       state_->sessions.emplace(session.get(), session);
+      // Accepted after BeginStop (its client is connected and may be sending): it gets the
+      // stop as a fresh connection does, its first request answered, not a reset.
+      stopping = state_->stopping.load();
+      if (stopping) state_->stop_acks_pending.fetch_add(1);
     }
     session->Start();
+    if (stopping) session->OnStopRequested();
   }
 
   std::shared_ptr<ServerState> state_;

@@ -160,8 +160,13 @@ void PipelineGraph::Shutdown(absl::Time deadline) {
   // connectors or exporters, so those flush next, upstream pipelines first, which answers
   // the waiting clients; only then do the receivers close their listeners.
   for (auto& [id, r] : receivers_) r->StopAccepting(deadline);
+  // Processors only hand on what they hold (deadline now): waiting here for downstream to
+  // answer would wait for exporters that answer only at their own Shutdown below (a file
+  // exporter's group commit), stalling every shutdown for the whole deadline. Exporters
+  // finish the work and the receivers wait for the answers.
+  const absl::Time flush_now = absl::Now();
   for (size_t i = 0; i < pipelines_.size(); ++i) {
-    for (auto& proc : pipelines_[i].processors) proc->Shutdown(deadline);
+    for (auto& proc : pipelines_[i].processors) proc->Shutdown(flush_now);
     for (ConnectorInstance& c : connectors_) {
       if (!c.shut_down && c.last_feeder <= i) {
         c.connector->Shutdown(deadline);

@@ -112,6 +112,9 @@ HttpResult HttpClient::Request(std::string_view method, const std::string& url,
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   result.status = static_cast<int>(status);
+  long connects = 0;
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+  result.new_connections = static_cast<int>(connects);
   if (rc != CURLE_OK) result.error = curl_easy_strerror(rc);
   curl_slist_free_all(header_list);
   return result;

@@ -17,6 +17,8 @@ struct HttpResult {
   // Response headers, names lower-cased, in order.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Connections libcurl opened for this request: 0 when it went on a kept-alive one.
+  int new_connections = 0;
 
   const std::string* Header(std::string_view lower_name) const;
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <climits>
 #include <utility>
 
@@ -26,20 +27,39 @@ class ReactorCount {
   void Add() {
     absl::MutexLock lock(&mu_);
     ++count_;
+    last_change_ = absl::Now();
   }
   void Done() {
     absl::MutexLock lock(&mu_);
     --count_;
+    last_change_ = absl::Now();
   }
   bool WaitZero(absl::Time deadline) {
     absl::MutexLock lock(&mu_);
     auto zero = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
     return mu_.AwaitWithDeadline(absl::Condition(&zero), deadline);
   }
+  // Waits until no reactor is left and none has been added or finished for `quiet` (a
+  // client that has just got its answer may send its next call at once), or until
+  // `deadline` (false then).
+  bool WaitQuiet(absl::Duration quiet, absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      auto zero = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
+      if (!mu_.AwaitWithDeadline(absl::Condition(&zero), deadline)) return false;
+      const absl::Time seen = last_change_;
+      if (absl::Now() >= seen + quiet) return true;
+      if (absl::Now() >= deadline) return false;
+      auto changed = [this, seen]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return last_change_ != seen; };
+      mu_.AwaitWithDeadline(absl::Condition(&changed), std::min(seen + quiet, deadline));
+    }
+  }
 
  private:
   absl::Mutex mu_;
   int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_change_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 namespace {
@@ -114,6 +134,11 @@ class RawExportService final
 }  // namespace
 
 namespace {
+
+// How long no gRPC call must have come or ended before shutdown stops the gRPC server, and how
+// long at most shutdown waits for that (clients that ignore RetryInfo never pause).
+constexpr absl::Duration kQuietPeriod = absl::Milliseconds(100);
+constexpr absl::Duration kMaxQuietWait = absl::Seconds(1);
 
 // Answers one call with the pipeline's result.
 void FinishCall(grpc::ServerUnaryReactor* reactor, grpc::ByteBuffer* response, Signal signal,
@@ -240,20 +265,35 @@ void OtlpGrpcServer::FinishShutdown(absl::Time deadline) {
   shut_down_ = true;
   if (server_ == nullptr) return;
   // The server kept serving until now, so calls that arrived during the drain were
-  // answered UNAVAILABLE (by ExportCore) rather than cancelled by a closing server. Every
-  // call has its answer now (ExportCore::AnswerPending); let the answers reach their
-  // clients before cancelling what gRPC still holds, or an answered client could see
-  // CANCELLED instead.
-  if (!reactors_->WaitZero(deadline)) {
-    spdlog::warn("otlp receiver {}: gRPC answers still in flight at the shutdown deadline",
+  // answered UNAVAILABLE (by ExportCore) rather than cancelled by a closing server. Once
+  // gRPC's own shutdown begins, gRPC cancels every call that still arrives (a client that
+  // has not yet seen the GOAWAY gets CANCELLED). So it begins only when the calls have
+  // stopped: every answer delivered and, for kQuietPeriod, no new call and no answer (a
+  // client that just got OK sends its next request at once and gets UNAVAILABLE with
+  // RetryInfo, which SDKs wait for), for at most kMaxQuietWait and not past the deadline.
+  if (!reactors_->WaitQuiet(kQuietPeriod, std::min(deadline, absl::Now() + kMaxQuietWait))) {
+    spdlog::warn("otlp receiver {}: gRPC calls still arriving; stopping the gRPC server anyway",
                  core_->id().ToString());
   }
-  // Server::Shutdown blocks until every call is done; without the cancel it would sit out
-  // its whole deadline while a client keeps an idle channel open.
-  std::thread stopper(
-      [server = server_.get(), deadline] { server->Shutdown(absl::ToChronoTime(deadline)); });
+  // From here no call is admitted (GOAWAY, listener closed).
+  grpc_completion_queue* shutdown_cq = grpc_completion_queue_create_for_next(nullptr);
+  int shutdown_tag = 0;
+  grpc_server_shutdown_and_notify(server_->c_server(), shutdown_cq, &shutdown_tag);
+  // A call admitted just before has its UNAVAILABLE; let it reach its client before
+  // cancelling what gRPC still holds, or the client could see CANCELLED instead.
+  reactors_->WaitZero(deadline);
+  // Server::Shutdown blocks until every connection is gone; without the cancel (which also
+  // closes them) it would sit out its whole deadline while a client keeps an idle channel
+  // open.
   grpc_server_cancel_all_calls(server_->c_server());
-  stopper.join();
+  server_->Shutdown(absl::ToChronoTime(deadline));
+  // The server is shut down, so our tag is in the queue: drain it and free the queue.
+  grpc_completion_queue_shutdown(shutdown_cq);
+  while (
+      grpc_completion_queue_next(shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), nullptr).type !=
+      GRPC_QUEUE_SHUTDOWN) {
+  }
+  grpc_completion_queue_destroy(shutdown_cq);
 }
 
 }  // namespace otlpd
