@@ -120,7 +120,13 @@ int HttpStatusFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return 200;
+    // Every retryable error but "slow down" tells an OTLP/HTTP client to come back later.
     case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kDataLoss:
       return 503;
     case absl::StatusCode::kResourceExhausted:
       return 429;

@@ -42,7 +42,8 @@ absl::Status FromGrpcCode(absl::StatusCode code, std::string_view message,
 absl::Status FromHttpStatus(int http_status, std::string_view message,
                             std::optional<absl::Duration> retry_after);
 
-// How a receiver answers a pipeline error over OTLP/HTTP: 503 (kUnavailable), 429
+// How a receiver answers a pipeline error over OTLP/HTTP: 503 (kUnavailable and the other
+// retryable codes but kResourceExhausted), 429
 // (kResourceExhausted), 400 (kInvalidArgument), 401 (kUnauthenticated), 403, 404
 // (kUnimplemented: no pipeline), 413 (payload too large is answered by the server), else 500.
 int HttpStatusFor(const absl::Status& status);
