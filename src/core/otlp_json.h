@@ -31,7 +31,9 @@ absl::Status DecodeOtlpJson(std::string_view json, google::protobuf::Message* ou
 //
 // A descriptor from which a map field, google.protobuf.Any or Duration, a group or a proto2
 // message can be reached (none of them in OTLP export requests) goes the reflective way:
-// DecodeOtlpJson, then SerializeAsString.
+// DecodeOtlpJson, then SerializeAsString. The one case beyond DecodeOtlpJson's errors:
+// kResourceExhausted when the encoding would exceed the 2 GiB protobuf can parse (only
+// possible from a JSON text of several hundred MiB).
 absl::StatusOr<std::string> TranscodeOtlpJson(std::string_view json,
                                               const google::protobuf::Descriptor* descriptor);
 
