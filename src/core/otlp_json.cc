@@ -73,6 +73,9 @@ struct FieldInfo {
   uint8_t tag_size = 0;
   char tag[5] = {};  // encoded tag of the field (length-delimited when packed)
   absl::flat_hash_map<std::string_view, int> enum_numbers;  // enum value names
+  // MessageInfo::Find(json_name) is this field (not another field's proto name, which a
+  // custom json_name could make it), so that a key equal to json_name means this field.
+  bool json_name_finds_itself = false;
 };
 
 inline uint64_t Load64(const char* p) {
@@ -144,6 +147,7 @@ struct MessageInfo {
         slots[i] = {name, &f};
       }
     }
+    for (FieldInfo& f : fields) f.json_name_finds_itself = Find(f.json_name) == &f;
   }
 
   const FieldInfo* Find(std::string_view name) const {
@@ -1003,7 +1007,7 @@ class Transcoder {
       const FieldInfo* field = nullptr;
       if (next < info.fields.size()) {
         const FieldInfo& guess = info.fields[next];
-        if (guess.json_name.size() == member.key.size() &&
+        if (guess.json_name_finds_itself && guess.json_name.size() == member.key.size() &&
             SameBytes(guess.json_name.data(), member.key.data(), member.key.size())) {
           field = &guess;
         }

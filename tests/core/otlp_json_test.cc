@@ -5,6 +5,7 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "core/otlp_wire.h"
 #include "core/telemetry.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/wrappers.pb.h"
 #include "google/rpc/retry_info.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
@@ -1308,6 +1311,10 @@ class JsonMutator {
       v->kind = JsonValue::kString;  // numbers as strings
       return;
     }
+    if (v->kind == JsonValue::kNumber && LooksInteger(v->text) && Maybe()) {
+      v->text += Chance(0.5) ? ".0" : "e0";  // integers written as doubles
+      return;
+    }
     if (v->kind == JsonValue::kString && LooksInteger(v->text) && Maybe()) {
       v->kind = JsonValue::kNumber;  // 64-bit integers as numbers
       return;
@@ -1699,6 +1706,106 @@ TEST(OtlpJsonTranscodeTest, MessagesWithAnyOrDurationGoTheReflectiveWay) {
   EXPECT_TRUE(TranscodesLikeDecode<google::rpc::RetryInfo>(R"({"retryDelay":"1m"})"));
   EXPECT_TRUE(TranscodesLikeDecode<google::rpc::Status>(
       R"({"details":[{"@type":"type.googleapis.com/no.Such"}]})"));
+}
+
+// The scalar kinds OTLP requests do not use (int32, float, string), and all the others once
+// more, through protobuf's wrapper messages (plain proto3 messages to our codec).
+TEST(OtlpJsonTranscodeTest, EveryScalarKindLikeDecode) {
+  const char* values[] = {
+      "0",
+      "-1",
+      "1",
+      "2147483647",
+      "-2147483648",
+      "4294967295",
+      "4294967296",
+      "9223372036854775807",
+      "-9223372036854775808",
+      "18446744073709551615",
+      "\"12\"",
+      "\"-12\"",
+      "\" 12\"",
+      "\"+12\"",
+      "\"0x10\"",
+      "1.5",
+      "1e2",
+      "-0",
+      "-0.0",
+      "\"-0\"",
+      "\"NaN\"",
+      "\"Infinity\"",
+      "\"-Infinity\"",
+      "3.4e38",
+      "3.5e38",
+      "-3.5e38",
+      "1e-50",
+      "1e400",
+      "true",
+      "false",
+      "\"true\"",
+      "\"\"",
+      "\"abc\"",
+      "\"\\u00e9\u20ac\"",
+      "\"AAEC/w==\"",
+      "\"AAEC_w\"",
+      "\"AAEC\"",
+      "\"A\"",
+      "null",
+      "[]",
+      "{}",
+      "[1]",
+  };
+  for (const char* v : values) {
+    for (const std::string& json :
+         {absl::StrCat(R"({"value":)", v, "}"), absl::StrCat(R"({"value":5,"value":)", v, "}"),
+          absl::StrCat(R"({"value":)", v, R"(,"value":0,"unknown":[1,{}]})")}) {
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::DoubleValue>(json));
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::FloatValue>(json));
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::Int64Value>(json));
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::UInt64Value>(json));
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::Int32Value>(json));
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::UInt32Value>(json));
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::BoolValue>(json));
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::StringValue>(json));
+      EXPECT_TRUE(TranscodesLikeDecode<google::protobuf::BytesValue>(json));
+    }
+  }
+  // sint32, sfixed64 and fixed64 in OTLP messages.
+  for (const char* v : {"0", "-1", "1", "-2147483648", "2147483647", "\"-7\""}) {
+    EXPECT_TRUE(TranscodesLikeDecode<metrics::ExponentialHistogramDataPoint>(
+        absl::StrCat(R"({"scale":)", v, R"(,"positive":{"offset":)", v, "}}")));
+    EXPECT_TRUE(TranscodesLikeDecode<metrics::NumberDataPoint>(
+        absl::StrCat(R"({"asInt":)", v, R"(,"timeUnixNano":)", v, "}")));
+  }
+}
+
+TEST(OtlpJsonTranscodeTest, ConcurrentUseFromThreads) {
+  // Every thread has its own parser and buffer; the per-descriptor tables are built once,
+  // here possibly by several threads at the same time.
+  std::vector<std::string> documents;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    RandomMessages random(seed);
+    LogsRequest request;
+    random.Fill(&request, 0);
+    documents.push_back(EncodeOtlpJson(request));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        const std::string& json = documents[(t + round) % documents.size()];
+        absl::StatusOr<std::string> wire = TranscodeOtlpJson(json, LogsRequest::descriptor());
+        LogsRequest parsed, decoded;
+        if (!wire.ok() || !parsed.ParseFromString(*wire) || !DecodeOtlpJson(json, &decoded).ok() ||
+            parsed.SerializeAsString() != decoded.SerializeAsString()) {
+          failures.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST(OtlpJsonTranscodeTest, EscapesAndUnicodeInTexts) {
