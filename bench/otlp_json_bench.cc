@@ -1,5 +1,8 @@
 // OTLP/JSON decode and encode of a typical traces request: 100 spans, each with 10 string
-// attributes (20-character keys and values) and one event, under one resource.
+// attributes (20-character keys and values) and one event, under one resource. Also the
+// load generator's standard workload request (bench/loadgen/workload.cc) as the OTLP/HTTP
+// JSON receiver gets it: reflective decode (DecodeOtlpJson) against transcoding to the
+// protobuf encoding (TranscodeOtlpJson), which is what the receiver does now.
 #include <benchmark/benchmark.h>
 #include <google/protobuf/arena.h>
 
@@ -8,7 +11,9 @@
 #include <string>
 
 #include "core/otlp_json.h"
+#include "core/otlp_wire.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "workload.h"
 
 namespace otlpd {
 namespace {
@@ -87,6 +92,88 @@ void BM_EncodeOtlpJsonTraces(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 BENCHMARK(BM_EncodeOtlpJsonTraces);
+
+// The standard workload request, as the load generator sends it over OTLP/HTTP JSON.
+const std::string& WorkloadJson() {
+  static const std::string* json =
+      new std::string(loadgen::EncodeOtlpJson(loadgen::BuildTraceRequest({}, 1)));
+  return *json;
+}
+constexpr int kWorkloadSpans = loadgen::WorkloadOptions{}.spans_per_request;
+
+// What the receiver did before: decode into a message on an arena sized like the text.
+void BM_WorkloadDecodeOtlpJson(benchmark::State& state) {
+  const std::string& json = WorkloadJson();
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = json.size();
+  for (auto _ : state) {
+    google::protobuf::Arena arena(options);
+    auto* request = google::protobuf::Arena::CreateMessage<TracesRequest>(&arena);
+    absl::Status status = DecodeOtlpJson(json, request);
+    if (!status.ok()) {
+      state.SkipWithError(std::string(status.message()).c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(request);
+  }
+  state.SetItemsProcessed(state.iterations() * kWorkloadSpans);
+  state.SetBytesProcessed(state.iterations() * json.size());
+}
+BENCHMARK(BM_WorkloadDecodeOtlpJson);
+
+void BM_WorkloadTranscodeOtlpJson(benchmark::State& state) {
+  const std::string& json = WorkloadJson();
+  size_t wire_size = 0;
+  for (auto _ : state) {
+    absl::StatusOr<std::string> wire = TranscodeOtlpJson(json, TracesRequest::descriptor());
+    if (!wire.ok()) {
+      state.SkipWithError(std::string(wire.status().message()).c_str());
+      break;
+    }
+    wire_size = wire->size();
+    benchmark::DoNotOptimize(wire);
+  }
+  state.SetItemsProcessed(state.iterations() * kWorkloadSpans);
+  state.SetBytesProcessed(state.iterations() * json.size());
+  state.counters["wire_bytes"] = static_cast<double>(wire_size);
+  state.counters["json_bytes"] = static_cast<double>(json.size());
+}
+BENCHMARK(BM_WorkloadTranscodeOtlpJson);
+
+// The receiver's whole path for a JSON request: transcode, then the wire scan.
+void BM_WorkloadTranscodeAndScan(benchmark::State& state) {
+  const std::string& json = WorkloadJson();
+  for (auto _ : state) {
+    absl::StatusOr<std::string> wire = TranscodeOtlpJson(json, TracesRequest::descriptor());
+    absl::StatusOr<WireScan> scan = ScanOtlpRequest(Signal::kTraces, *wire);
+    if (!scan.ok() || scan->items != kWorkloadSpans) {
+      state.SkipWithError("the transcoded request does not scan");
+      break;
+    }
+    benchmark::DoNotOptimize(scan);
+  }
+  state.SetItemsProcessed(state.iterations() * kWorkloadSpans);
+}
+BENCHMARK(BM_WorkloadTranscodeAndScan);
+
+// For a pipeline that needs the message after all: transcode, then protobuf's parser.
+void BM_WorkloadTranscodeThenParse(benchmark::State& state) {
+  const std::string& json = WorkloadJson();
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 2 * json.size();
+  for (auto _ : state) {
+    absl::StatusOr<std::string> wire = TranscodeOtlpJson(json, TracesRequest::descriptor());
+    google::protobuf::Arena arena(options);
+    auto* request = google::protobuf::Arena::CreateMessage<TracesRequest>(&arena);
+    if (!request->ParseFromString(*wire)) {
+      state.SkipWithError("the transcoded request does not parse");
+      break;
+    }
+    benchmark::DoNotOptimize(request);
+  }
+  state.SetItemsProcessed(state.iterations() * kWorkloadSpans);
+}
+BENCHMARK(BM_WorkloadTranscodeThenParse);
 
 }  // namespace
 }  // namespace otlpd

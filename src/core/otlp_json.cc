@@ -1,20 +1,26 @@
 #include "core/otlp_json.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/attributes.h"
+#include "absl/base/casts.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -53,30 +59,108 @@ struct FieldInfo {
   std::string key;  // `"jsonName":`, ready to append when encoding
   BytesFormat bytes_format = BytesFormat::kBase64;
   const MessageInfo* message = nullptr;  // for message and map fields
+
+  // For TranscodeOtlpJson, which writes the wire format without the descriptor.
+  FieldDescriptor::Type type = FieldDescriptor::TYPE_INT32;
+  uint32_t index = 0;  // in MessageInfo::fields
+  bool repeated = false;
+  // Repeated numeric field written as one length-delimited run, as protobuf serializes
+  // proto3 (its parser takes either form).
+  bool packed = false;
+  // Written even when it holds the default value: a oneof member, a proto3 `optional`.
+  bool presence = false;
+  uint8_t wire_type = 0;  // of one element
+  uint8_t tag_size = 0;
+  char tag[5] = {};  // encoded tag of the field (length-delimited when packed)
+  absl::flat_hash_map<std::string_view, int> enum_numbers;  // enum value names
+  // MessageInfo::Find(json_name) is this field (not another field's proto name, which a
+  // custom json_name could make it), so that a key equal to json_name means this field.
+  bool json_name_finds_itself = false;
 };
 
-// Field names within one message differ cheaply: length and a few characters make a
-// good enough hash, much faster than hashing every byte of every JSON key.
-struct FieldNameHash {
-  size_t operator()(std::string_view s) const {
-    if (s.empty()) return 0;
-    size_t n = s.size();
-    return n * 0x9e3779b97f4a7c15ull ^ (static_cast<unsigned char>(s[0]) << 8) ^
-           (static_cast<unsigned char>(s[n - 1]) << 16) ^
-           (static_cast<unsigned char>(s[n / 2]) << 24);
+inline uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+inline uint32_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// a[0, n) == b[0, n), inline: JSON keys are short, and a call to memcmp per key costs
+// more than the comparison.
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (Load64(a + i) != Load64(b + i)) return false;
+    }
+    return Load64(a + n - 8) == Load64(b + n - 8);
   }
-};
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
 
 // Per-descriptor lookup tables, built once and then read without locking.
 struct MessageInfo {
   const pb::Descriptor* descriptor = nullptr;
   WellKnown well_known = WellKnown::kNone;
+  // Whether TranscodeOtlpJson can write this message and every one reachable from it: no
+  // map, group, Any or Duration, and proto3 (no closed enums, no proto2 presence rules).
+  bool transcodable = false;
   std::vector<FieldInfo> fields;  // declaration order
-  // json_name and name
-  absl::flat_hash_map<std::string_view, const FieldInfo*, FieldNameHash> by_name;
+
+  // The fields by json_name and by name: an open-addressing table at most a quarter full.
+  // Field names within one message differ cheaply: length and three characters make a good
+  // enough hash, much faster than hashing every byte of every JSON key.
+  struct NameSlot {
+    std::string_view name;
+    const FieldInfo* field = nullptr;  // null: empty slot
+  };
+  std::vector<NameSlot> slots;
+  int slot_shift = 64;
+
+  static uint64_t NameHash(std::string_view s) {
+    if (s.empty()) return 0;
+    const size_t n = s.size();
+    const uint64_t h = n << 24 ^ static_cast<uint64_t>(static_cast<unsigned char>(s[0])) << 16 ^
+                       static_cast<uint64_t>(static_cast<unsigned char>(s[n - 1])) << 8 ^
+                       static_cast<unsigned char>(s[n / 2]);
+    return h * 0x9e3779b97f4a7c15ull;
+  }
+
+  void Index() {
+    size_t size = 4;
+    while (size < 8 * fields.size()) size *= 2;
+    slots.assign(size, NameSlot{});
+    slot_shift = 64 - __builtin_ctzll(size);
+    for (const FieldInfo& f : fields) {
+      for (std::string_view name : {f.json_name, std::string_view(f.field->name())}) {
+        if (Find(name) != nullptr) continue;  // json_name == name
+        size_t i = NameHash(name) >> slot_shift;
+        while (slots[i].field != nullptr) i = (i + 1) & (slots.size() - 1);
+        slots[i] = {name, &f};
+      }
+    }
+    for (FieldInfo& f : fields) f.json_name_finds_itself = Find(f.json_name) == &f;
+  }
+
   const FieldInfo* Find(std::string_view name) const {
-    auto it = by_name.find(name);
-    return it == by_name.end() ? nullptr : it->second;
+    size_t i = NameHash(name) >> slot_shift;
+    while (true) {
+      const NameSlot& slot = slots[i];
+      if (slot.field == nullptr) return nullptr;
+      if (slot.name.size() == name.size() &&
+          SameBytes(slot.name.data(), name.data(), name.size())) {
+        return slot.field;
+      }
+      i = (i + 1) & (slots.size() - 1);
+    }
   }
 };
 
@@ -89,6 +173,53 @@ bool IsIdField(const FieldDescriptor* field) {
           field->name() == "parent_span_id");
 }
 
+// --- protobuf wire format -------------------------------------------------------------
+
+enum WireType : uint8_t {
+  kWireVarint = 0,
+  kWireFixed64 = 1,
+  kWireLengthDelimited = 2,
+  kWireFixed32 = 5,
+};
+
+uint8_t WireTypeOf(FieldDescriptor::Type type) {
+  switch (type) {
+    case FieldDescriptor::TYPE_DOUBLE:
+    case FieldDescriptor::TYPE_FIXED64:
+    case FieldDescriptor::TYPE_SFIXED64:
+      return kWireFixed64;
+    case FieldDescriptor::TYPE_FLOAT:
+    case FieldDescriptor::TYPE_FIXED32:
+    case FieldDescriptor::TYPE_SFIXED32:
+      return kWireFixed32;
+    case FieldDescriptor::TYPE_STRING:
+    case FieldDescriptor::TYPE_BYTES:
+    case FieldDescriptor::TYPE_MESSAGE:
+    case FieldDescriptor::TYPE_GROUP:  // never transcoded
+      return kWireLengthDelimited;
+    default:
+      return kWireVarint;
+  }
+}
+
+size_t VarintSize(uint64_t value) {
+  size_t n = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+inline char* WriteVarint(char* p, uint64_t value) {
+  while (value >= 0x80) {
+    *p++ = static_cast<char>(value | 0x80);
+    value >>= 7;
+  }
+  *p++ = static_cast<char>(value);
+  return p;
+}
+
 class InfoRegistry {
  public:
   const MessageInfo* Get(const pb::Descriptor* descriptor) {
@@ -98,17 +229,44 @@ class InfoRegistry {
       if (it != infos_.end()) return it->second.get();
     }
     absl::MutexLock lock(&mu_);
-    return BuildLocked(descriptor);
+    std::vector<MessageInfo*> built;
+    MessageInfo* info = BuildLocked(descriptor, &built);
+    for (MessageInfo* m : built) {
+      absl::flat_hash_set<const MessageInfo*> visited;
+      m->transcodable = AllLocallyTranscodable(m, &visited);
+    }
+    return info;
   }
 
  private:
+  static bool LocallyTranscodable(const MessageInfo& info) {
+    if (info.well_known != WellKnown::kNone) return false;
+    if (info.descriptor->file()->syntax() != pb::FileDescriptor::SYNTAX_PROTO3) return false;
+    for (const FieldInfo& f : info.fields) {
+      if (f.field->is_map() || f.type == FieldDescriptor::TYPE_GROUP) return false;
+    }
+    return true;
+  }
+
+  static bool AllLocallyTranscodable(const MessageInfo* info,
+                                     absl::flat_hash_set<const MessageInfo*>* visited) {
+    if (!visited->insert(info).second) return true;
+    if (!LocallyTranscodable(*info)) return false;
+    for (const FieldInfo& f : info->fields) {
+      if (f.message != nullptr && !AllLocallyTranscodable(f.message, visited)) return false;
+    }
+    return true;
+  }
+
   // Builds `descriptor` and every message type reachable from it, so that decoding and
   // encoding follow FieldInfo::message pointers without coming back here.
-  MessageInfo* BuildLocked(const pb::Descriptor* descriptor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  MessageInfo* BuildLocked(const pb::Descriptor* descriptor, std::vector<MessageInfo*>* built)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto [it, inserted] = infos_.try_emplace(descriptor);
     if (!inserted) return it->second.get();
     it->second = std::make_unique<MessageInfo>();
     MessageInfo* info = it->second.get();  // stable across rehashing of infos_
+    built->push_back(info);
     info->descriptor = descriptor;
     if (descriptor->full_name() == "google.protobuf.Any") info->well_known = WellKnown::kAny;
     if (descriptor->full_name() == "google.protobuf.Duration") {
@@ -124,13 +282,25 @@ class InfoRegistry {
       if (IsIdField(field)) f.bytes_format = BytesFormat::kHex;
       if (field->options().GetExtension(otlpd::text)) f.bytes_format = BytesFormat::kText;
       if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        f.message = BuildLocked(field->message_type());
+        f.message = BuildLocked(field->message_type(), built);
+      }
+      f.type = field->type();
+      f.index = static_cast<uint32_t>(i);
+      f.repeated = field->is_repeated();
+      f.packed = field->is_packed();
+      f.presence = field->has_presence();
+      f.wire_type = WireTypeOf(f.type);
+      const uint32_t tag = static_cast<uint32_t>(field->number()) << 3 |
+                           (f.packed ? uint8_t{kWireLengthDelimited} : f.wire_type);
+      f.tag_size = static_cast<uint8_t>(WriteVarint(f.tag, tag) - f.tag);
+      if (f.type == FieldDescriptor::TYPE_ENUM) {
+        const pb::EnumDescriptor* type = field->enum_type();
+        for (int v = 0; v < type->value_count(); ++v) {
+          f.enum_numbers.emplace(type->value(v)->name(), type->value(v)->number());
+        }
       }
     }
-    for (const FieldInfo& f : info->fields) {
-      info->by_name.emplace(f.field->json_name(), &f);
-      info->by_name.emplace(f.field->name(), &f);
-    }
+    info->Index();
     return info;
   }
 
@@ -144,9 +314,19 @@ InfoRegistry& Registry() {
   return *registry;
 }
 
+simdjson::dom::parser& ThreadParser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+void TrimThreadParser() {
+  simdjson::dom::parser& parser = ThreadParser();
+  if (parser.capacity() > kMaxRetainedParserCapacity) parser = simdjson::dom::parser();
+}
+
 // --- hex ---------------------------------------------------------------------------
 
-int HexDigit(char c) {
+constexpr int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -237,6 +417,43 @@ void AppendDuration(int64_t seconds, int32_t nanos, std::string* out) {
 // --- JSON scalars -> C++ values ---------------------------------------------------
 // Each returns nullptr on success, else what was expected (for the error message).
 
+// absl::SimpleAtoi, with a fast path for the common form: plain digits ("1700000000000000000").
+bool ParseDecimal(std::string_view s, uint64_t* out) {
+  if (!s.empty() && s.size() <= 19) {  // below 10^19: no overflow
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < s.size(); ++i) {
+      const unsigned digit = static_cast<unsigned char>(s[i]) - '0';
+      if (digit > 9) break;
+      v = v * 10 + digit;
+    }
+    if (i == s.size()) {
+      *out = v;
+      return true;
+    }
+  }
+  return absl::SimpleAtoi(Absl(s), out);
+}
+
+bool ParseDecimal(std::string_view s, int64_t* out) {
+  const bool negative = !s.empty() && s[0] == '-';
+  const std::string_view digits = s.substr(negative ? 1 : 0);
+  if (!digits.empty() && digits.size() <= 18) {  // below 10^18: no overflow
+    int64_t v = 0;
+    size_t i = 0;
+    for (; i < digits.size(); ++i) {
+      const unsigned digit = static_cast<unsigned char>(digits[i]) - '0';
+      if (digit > 9) break;
+      v = v * 10 + digit;
+    }
+    if (i == digits.size()) {
+      *out = negative ? -v : v;
+      return true;
+    }
+  }
+  return absl::SimpleAtoi(Absl(s), out);
+}
+
 const char* ReadInt64(element json, int64_t* out) {
   switch (json.type()) {
     case element_type::INT64:
@@ -251,7 +468,7 @@ const char* ReadInt64(element json, int64_t* out) {
       return nullptr;
     }
     case element_type::STRING:
-      if (!absl::SimpleAtoi(Absl(json.get_string().value_unsafe()), out)) {
+      if (!ParseDecimal(json.get_string().value_unsafe(), out)) {
         return "an integer (as number or decimal string)";
       }
       return nullptr;
@@ -278,7 +495,7 @@ const char* ReadUint64(element json, uint64_t* out) {
       return nullptr;
     }
     case element_type::STRING:
-      if (!absl::SimpleAtoi(Absl(json.get_string().value_unsafe()), out)) {
+      if (!ParseDecimal(json.get_string().value_unsafe(), out)) {
         return "a non-negative integer (as number or decimal string)";
       }
       return nullptr;
@@ -386,6 +603,26 @@ const char* ReadBytes(element json, BytesFormat format, std::string* out) {
   return "a base64 string";
 }
 
+// --- errors --------------------------------------------------------------------------
+
+// Where in the document a value is: a field (by JSON name) and, for an element of a
+// repeated field, its index.
+struct PathElement {
+  std::string_view name;
+  int64_t index;
+};
+
+absl::Status PathError(const std::vector<PathElement>& path_elements, std::string_view what) {
+  std::string path;
+  for (const PathElement& e : path_elements) {
+    if (!path.empty()) path.push_back('.');
+    absl::StrAppend(&path, Absl(e.name));
+    if (e.index >= 0) absl::StrAppend(&path, "[", e.index, "]");
+  }
+  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("OTLP/JSON: ", Absl(what)));
+  return absl::InvalidArgumentError(absl::StrCat("OTLP/JSON field ", path, ": ", Absl(what)));
+}
+
 // --- decoder -------------------------------------------------------------------------
 
 class Decoder {
@@ -416,21 +653,7 @@ class Decoder {
   }
 
  private:
-  struct PathElement {
-    std::string_view name;
-    int64_t index;
-  };
-
-  absl::Status Error(std::string_view what) const {
-    std::string path;
-    for (const PathElement& e : path_) {
-      if (!path.empty()) path.push_back('.');
-      absl::StrAppend(&path, Absl(e.name));
-      if (e.index >= 0) absl::StrAppend(&path, "[", e.index, "]");
-    }
-    if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("OTLP/JSON: ", Absl(what)));
-    return absl::InvalidArgumentError(absl::StrCat("OTLP/JSON field ", path, ": ", Absl(what)));
-  }
+  absl::Status Error(std::string_view what) const { return PathError(path_, what); }
 
   absl::Status DecodeField(element json, const FieldInfo& field, const pb::Reflection* reflection,
                            pb::Message* message, int depth) {
@@ -644,6 +867,422 @@ class Decoder {
   }
 
   std::vector<PathElement> path_;
+};
+
+// --- transcoder ----------------------------------------------------------------------
+
+// Protobuf parses a length-delimited field only up to this length (and a whole message only
+// up to INT_MAX bytes).
+constexpr size_t kMaxWireLength = static_cast<size_t>(std::numeric_limits<int>::max()) - 16;
+
+inline char* StoreLittleEndian(char* p, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) p[i] = static_cast<char>(value >> (8 * i));
+  return p + bytes;
+}
+
+// Hex digit values; -1 (all bits, so that OR-ing digits flags any bad one) for the rest.
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = static_cast<int8_t>(HexDigit(static_cast<char>(c)));
+  return table;
+}();
+
+// The protobuf encoding being written by TranscodeOtlpJson. The length of a message or
+// packed run is known only at its end: it gets a one-byte placeholder, filled in place when
+// the length is below 128 (attributes, values, events: most messages). A longer one (spans,
+// scopes, resources: few) is recorded and spliced in while the output is copied out once,
+// so that no byte is moved more than that (moving each long body on its own would move the
+// bytes of a span once per enclosing message).
+class WireBuffer {
+ public:
+  struct Length {
+    size_t at;     // offset of the placeholder byte
+    size_t extra;  // extra_ when the length was opened
+  };
+
+  void Reset(size_t capacity) {
+    if (storage_.size() < capacity) storage_.resize(capacity);
+    begin_ = storage_.data();
+    pos_ = begin_;
+    end_ = begin_ + storage_.size();
+    extra_ = 0;
+    long_lengths_.clear();
+  }
+
+  // So that one huge document does not pin memory in every thread.
+  void Trim(size_t max_capacity) {
+    if (storage_.size() > max_capacity) std::string().swap(storage_);
+    if (long_lengths_.capacity() > max_capacity / 64) {
+      std::vector<std::pair<size_t, size_t>>().swap(long_lengths_);
+    }
+  }
+
+  // Room for `n` more bytes at the returned position; Advance() to the end of what was
+  // written there.
+  char* Reserve(size_t n) {
+    if (static_cast<size_t>(end_ - pos_) < n) Grow(n);
+    return pos_;
+  }
+  void Advance(char* p) { pos_ = p; }
+  size_t offset() const { return static_cast<size_t>(pos_ - begin_); }
+  void Rewind(size_t offset) { pos_ = begin_ + offset; }
+
+  Length OpenLength() {
+    char* p = Reserve(1);
+    pos_ = p + 1;
+    return {static_cast<size_t>(p - begin_), extra_};
+  }
+  // False when the length is more than protobuf parses.
+  bool CloseLength(Length open) {
+    const size_t length = offset() - open.at - 1 + (extra_ - open.extra);
+    if (length < 0x80) {
+      begin_[open.at] = static_cast<char>(length);
+      return true;
+    }
+    if (length > kMaxWireLength) return false;
+    long_lengths_.emplace_back(open.at, length);
+    extra_ += VarintSize(length) - 1;
+    return true;
+  }
+
+  size_t size() const { return offset() + extra_; }
+
+  std::string Assemble() {
+    const size_t used = offset();
+    if (long_lengths_.empty()) return std::string(begin_, used);
+    // Recorded as they closed: inner before outer.
+    std::sort(long_lengths_.begin(), long_lengths_.end());
+    std::string out(used + extra_, '\0');
+    char* o = out.data();
+    size_t from = 0;
+    for (const auto& [at, length] : long_lengths_) {
+      std::memcpy(o, begin_ + from, at - from);
+      o = WriteVarint(o + (at - from), length);
+      from = at + 1;
+    }
+    std::memcpy(o, begin_ + from, used - from);
+    return out;
+  }
+
+ private:
+  void Grow(size_t n) {
+    const size_t used = offset();
+    storage_.resize(std::max(2 * storage_.size(), used + n + 4096));
+    begin_ = storage_.data();
+    pos_ = begin_ + used;
+    end_ = begin_ + storage_.size();
+  }
+
+  std::string storage_;  // its whole size is usable; offset() bytes are written
+  char* begin_ = nullptr;
+  char* pos_ = nullptr;
+  char* end_ = nullptr;
+  size_t extra_ = 0;  // bytes that the long lengths take beyond their placeholders
+  std::vector<std::pair<size_t, size_t>> long_lengths_;  // (placeholder offset, length)
+};
+
+// Writes what Decoder would set into a message as the wire encoding of that message. JSON
+// members are written in document order, which makes protobuf's parse of the result follow
+// the decoder's reflection calls: a repeated key sets a scalar again (last wins), merges a
+// message field (MutableMessage) and appends to a repeated field; a later member of a oneof
+// replaces an earlier one, and the same member again merges. The one thing to take care of
+// is that the decoder's Set of a default value overwrites an earlier value, while protobuf
+// serialization would leave a default out: defaults are written when they may overwrite
+// something (a repeated key, or a message merged into an earlier one).
+class Transcoder {
+ public:
+  explicit Transcoder(WireBuffer& out) : out_(out) {}
+
+  // The fields of `json`, an object for `info`, at nesting `depth`. `merge`: merged into an
+  // earlier occurrence of the same message.
+  bool Message(element json, const MessageInfo& info, int depth, bool merge) {
+    if (depth > kMaxDepth) return FailDepth();
+    simdjson::dom::object object;
+    if (json.get_object().get(object) != simdjson::SUCCESS) return Fail("expected an object");
+    uint64_t seen = 0;  // singular fields met so far, by index (beyond 64: always "again")
+    // Clients write keys in one order, most often declaration order: the field after the
+    // last one found is compared first, which saves most hash lookups.
+    uint32_t next = 0;
+    for (simdjson::dom::key_value_pair member : object) {
+      const FieldInfo* field = nullptr;
+      if (next < info.fields.size()) {
+        const FieldInfo& guess = info.fields[next];
+        if (guess.json_name_finds_itself && guess.json_name.size() == member.key.size() &&
+            SameBytes(guess.json_name.data(), member.key.data(), member.key.size())) {
+          field = &guess;
+        }
+      }
+      if (field == nullptr) field = info.Find(member.key);
+      if (field == nullptr || member.value.is_null()) continue;
+      next = field->index + 1;
+      bool again = merge;
+      if (!field->repeated) {
+        const uint64_t bit = field->index < 64 ? uint64_t{1} << field->index : 0;
+        again = again || bit == 0 || (seen & bit) != 0;
+        seen |= bit;
+      }
+      if (!Field(member.value, *field, depth, again)) {
+        path_.push_back({field->json_name, fail_index_});
+        fail_index_ = -1;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // After Message() failed: the error DecodeOtlpJson gives for the same document.
+  absl::Status status() const {
+    if (too_large_) {
+      return absl::ResourceExhaustedError(
+          "OTLP/JSON: the protobuf encoding of the document exceeds 2 GiB");
+    }
+    std::vector<PathElement> path(path_.rbegin(), path_.rend());
+    return PathError(path, what_);
+  }
+
+ private:
+  // Out of line: keeps string building out of the frames of the hot functions.
+  ABSL_ATTRIBUTE_NOINLINE bool Fail(std::string_view what) {
+    what_ = what;
+    return false;
+  }
+  ABSL_ATTRIBUTE_NOINLINE bool FailExpected(const char* expected) {
+    what_ = absl::StrCat("expected ", expected);
+    return false;
+  }
+  ABSL_ATTRIBUTE_NOINLINE bool FailDepth() {
+    what_ = absl::StrCat("nested deeper than ", kMaxDepth, " messages");
+    return false;
+  }
+  bool TooLarge() {
+    too_large_ = true;
+    return false;
+  }
+
+  bool Field(element json, const FieldInfo& field, int depth, bool again) {
+    if (!field.repeated) {
+      if (field.type == FieldDescriptor::TYPE_MESSAGE) {
+        return SubMessage(json, field, depth, again);
+      }
+      return Scalar(json, field, true, !again && !field.presence);
+    }
+    simdjson::dom::array array;
+    if (json.get_array().get(array) != simdjson::SUCCESS) return Fail("expected an array");
+    int64_t index = 0;
+    if (field.packed) {
+      const size_t start = out_.offset();
+      WriteTag(field);
+      const WireBuffer::Length length = out_.OpenLength();
+      for (element item : array) {
+        if (item.is_null() || !Scalar(item, field, false, false)) {
+          fail_index_ = index;
+          return item.is_null() ? Fail("null is not allowed in an array") : false;
+        }
+        ++index;
+      }
+      if (index == 0) {
+        out_.Rewind(start);  // nothing inside was recorded
+        return true;
+      }
+      return out_.CloseLength(length) || TooLarge();
+    }
+    for (element item : array) {
+      const bool ok = !item.is_null() && (field.type == FieldDescriptor::TYPE_MESSAGE
+                                              ? SubMessage(item, field, depth, false)
+                                              : Scalar(item, field, true, false));
+      if (!ok) {
+        fail_index_ = index;
+        return item.is_null() ? Fail("null is not allowed in an array") : false;
+      }
+      ++index;
+    }
+    return true;
+  }
+
+  void WriteTag(const FieldInfo& field) {
+    char* p = out_.Reserve(sizeof(field.tag));
+    std::memcpy(p, field.tag, sizeof(field.tag));
+    out_.Advance(p + field.tag_size);
+  }
+
+  bool SubMessage(element json, const FieldInfo& field, int depth, bool merge) {
+    WriteTag(field);
+    const WireBuffer::Length length = out_.OpenLength();
+    if (!Message(json, *field.message, depth + 1, merge)) return false;
+    return out_.CloseLength(length) || TooLarge();
+  }
+
+  // Writes the value of a scalar field (with its tag if `tag`), nothing for the default
+  // value if `skip_default`.
+  bool Scalar(element json, const FieldInfo& field, bool tag, bool skip_default) {
+    const char* expected = nullptr;
+    uint64_t v = 0;  // the varint value, or the bits of a fixed-size value
+    switch (field.type) {
+      case FieldDescriptor::TYPE_INT32:
+      case FieldDescriptor::TYPE_SINT32:
+      case FieldDescriptor::TYPE_SFIXED32: {
+        int32_t x = 0;
+        expected = ReadInt32(json, &x);
+        if (field.type == FieldDescriptor::TYPE_INT32) {
+          v = static_cast<uint64_t>(static_cast<int64_t>(x));  // sign-extended, as protobuf
+        } else if (field.type == FieldDescriptor::TYPE_SINT32) {
+          v = (static_cast<uint32_t>(x) << 1) ^ static_cast<uint32_t>(x >> 31);
+        } else {
+          v = static_cast<uint32_t>(x);
+        }
+        break;
+      }
+      case FieldDescriptor::TYPE_INT64:
+      case FieldDescriptor::TYPE_SINT64:
+      case FieldDescriptor::TYPE_SFIXED64: {
+        int64_t x = 0;
+        expected = ReadInt64(json, &x);
+        v = field.type == FieldDescriptor::TYPE_SINT64
+                ? (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63)
+                : static_cast<uint64_t>(x);
+        break;
+      }
+      case FieldDescriptor::TYPE_UINT32:
+      case FieldDescriptor::TYPE_FIXED32: {
+        uint32_t x = 0;
+        expected = ReadUint32(json, &x);
+        v = x;
+        break;
+      }
+      case FieldDescriptor::TYPE_UINT64:
+      case FieldDescriptor::TYPE_FIXED64:
+        expected = ReadUint64(json, &v);
+        break;
+      case FieldDescriptor::TYPE_DOUBLE: {
+        double x = 0;
+        expected = ReadDouble(json, &x);
+        v = absl::bit_cast<uint64_t>(x);  // -0.0 is not the default, as for protobuf
+        break;
+      }
+      case FieldDescriptor::TYPE_FLOAT: {
+        float x = 0;
+        expected = ReadFloat(json, &x);
+        v = absl::bit_cast<uint32_t>(x);
+        break;
+      }
+      case FieldDescriptor::TYPE_BOOL: {
+        bool x = false;
+        expected = ReadBool(json, &x);
+        v = x;
+        break;
+      }
+      case FieldDescriptor::TYPE_ENUM: {
+        int x = 0;
+        expected = ReadEnumNumber(json, field, &x);
+        v = static_cast<uint64_t>(static_cast<int64_t>(x));
+        break;
+      }
+      case FieldDescriptor::TYPE_STRING:
+      case FieldDescriptor::TYPE_BYTES:
+        return Bytes(json, field, tag, skip_default);
+      case FieldDescriptor::TYPE_MESSAGE:
+      case FieldDescriptor::TYPE_GROUP:
+        break;  // not scalars: never here
+    }
+    if (expected != nullptr) return FailExpected(expected);
+    if (v == 0 && skip_default) return true;
+    char* p = out_.Reserve(16);
+    if (tag) {
+      std::memcpy(p, field.tag, sizeof(field.tag));
+      p += field.tag_size;
+    }
+    switch (field.wire_type) {
+      case kWireFixed64:
+        p = StoreLittleEndian(p, v, 8);
+        break;
+      case kWireFixed32:
+        p = StoreLittleEndian(p, v, 4);
+        break;
+      default:
+        p = WriteVarint(p, v);
+    }
+    out_.Advance(p);
+    return true;
+  }
+
+  // ReadEnum, with the names looked up without building a std::string.
+  static const char* ReadEnumNumber(element json, const FieldInfo& field, int* out) {
+    if (json.type() == element_type::STRING) {
+      auto it = field.enum_numbers.find(json.get_string().value_unsafe());
+      if (it != field.enum_numbers.end()) {
+        *out = it->second;
+        return nullptr;
+      }
+    }
+    int32_t v = 0;
+    if (ReadInt32(json, &v) != nullptr) return "an enum integer or value name";
+    *out = v;
+    return nullptr;
+  }
+
+  bool Bytes(element json, const FieldInfo& field, bool tag, bool skip_default) {
+    if (json.type() != element_type::STRING) return Fail("expected a string");
+    std::string_view s = json.get_string().value_unsafe();
+    // simdjson has checked that the document is UTF-8 and refuses escapes of unpaired
+    // surrogates, so a `string` field needs no check of its own to parse again.
+    if (field.type == FieldDescriptor::TYPE_BYTES) {
+      if (field.bytes_format == BytesFormat::kHex) return HexId(s, field, tag, skip_default);
+      if (field.bytes_format == BytesFormat::kBase64) {
+        if (!absl::Base64Unescape(Absl(s), &scratch_) &&
+            !absl::WebSafeBase64Unescape(Absl(s), &scratch_)) {
+          return Fail("expected a base64 string");
+        }
+        s = scratch_;
+      }
+    }
+    if (s.empty() && skip_default) return true;
+    if (s.size() > kMaxWireLength) return TooLarge();
+    char* p = out_.Reserve(s.size() + 16);
+    if (tag) {
+      std::memcpy(p, field.tag, sizeof(field.tag));
+      p += field.tag_size;
+    }
+    p = WriteVarint(p, s.size());
+    std::memcpy(p, s.data(), s.size());
+    out_.Advance(p + s.size());
+    return true;
+  }
+
+  // DecodeHexId: an id that is not an even number of hex digits becomes one zero byte.
+  bool HexId(std::string_view hex, const FieldInfo& field, bool tag, bool skip_default) {
+    if (hex.empty() && skip_default) return true;
+    char* p = out_.Reserve(hex.size() / 2 + 16);
+    if (tag) {
+      std::memcpy(p, field.tag, sizeof(field.tag));
+      p += field.tag_size;
+    }
+    if (hex.size() % 2 == 0) {
+      char* q = WriteVarint(p, hex.size() / 2);
+      int bad = 0;
+      for (size_t i = 0; i < hex.size(); i += 2) {
+        const int hi = kHexValue[static_cast<unsigned char>(hex[i])];
+        const int lo = kHexValue[static_cast<unsigned char>(hex[i + 1])];
+        bad |= hi | lo;
+        *q++ = static_cast<char>(hi << 4 | lo);
+      }
+      if (bad >= 0) {
+        out_.Advance(q);
+        return true;
+      }
+    }
+    *p++ = 1;
+    *p++ = 0;
+    out_.Advance(p);
+    return true;
+  }
+
+  WireBuffer& out_;
+  std::string scratch_;  // decoded base64
+  // The error: what was expected, and the path to it from the innermost field outwards.
+  std::string what_;
+  std::vector<PathElement> path_;
+  int64_t fail_index_ = -1;  // index in the failing repeated field, as the path shows it
+  bool too_large_ = false;
 };
 
 // --- encoder -------------------------------------------------------------------------
@@ -954,26 +1593,83 @@ class Encoder {
   std::string& out_;
 };
 
+// The root object of `json`, parsed by this thread's parser (valid until its next use).
+absl::StatusOr<element> ParseRoot(std::string_view json) {
+  simdjson::dom::parser& parser = ThreadParser();
+  element root;
+  simdjson::error_code error = parser.parse(json.data(), json.size()).get(root);
+  if (error != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON: ", simdjson::error_message(error)));
+  }
+  if (root.type() != element_type::OBJECT) {
+    return absl::InvalidArgumentError("OTLP/JSON: the document must be a JSON object");
+  }
+  return root;
+}
+
+// DecodeOtlpJson into a new message of `descriptor`, serialized.
+absl::StatusOr<std::string> TranscodeReflectively(std::string_view json,
+                                                  const pb::Descriptor* descriptor) {
+  std::unique_ptr<pb::DynamicMessageFactory> dynamic_factory;
+  const pb::Message* prototype = nullptr;
+  if (descriptor->file()->pool() == pb::DescriptorPool::generated_pool()) {
+    prototype = pb::MessageFactory::generated_factory()->GetPrototype(descriptor);
+  }
+  if (prototype == nullptr) {
+    dynamic_factory = std::make_unique<pb::DynamicMessageFactory>();
+    prototype = dynamic_factory->GetPrototype(descriptor);
+  }
+  std::unique_ptr<pb::Message> message(prototype->New());
+  absl::Status status = DecodeOtlpJson(json, message.get());
+  if (!status.ok()) return status;
+  return message->SerializeAsString();
+}
+
 }  // namespace
 
 absl::Status DecodeOtlpJson(std::string_view json, google::protobuf::Message* out) {
   out->Clear();
-  thread_local simdjson::dom::parser parser;
   absl::Status status;
   {
-    element root;
-    simdjson::error_code error = parser.parse(json.data(), json.size()).get(root);
-    if (error != simdjson::SUCCESS) {
-      status = absl::InvalidArgumentError(
-          absl::StrCat("invalid JSON: ", simdjson::error_message(error)));
-    } else if (root.type() != element_type::OBJECT) {
-      status = absl::InvalidArgumentError("OTLP/JSON: the document must be a JSON object");
+    absl::StatusOr<element> root = ParseRoot(json);
+    if (!root.ok()) {
+      status = root.status();
     } else {
-      status = Decoder().DecodeMessage(root, *Registry().Get(out->GetDescriptor()), out, 0);
+      status = Decoder().DecodeMessage(*root, *Registry().Get(out->GetDescriptor()), out, 0);
     }
   }
-  if (parser.capacity() > kMaxRetainedParserCapacity) parser = simdjson::dom::parser();
+  TrimThreadParser();
   return status;
+}
+
+absl::StatusOr<std::string> TranscodeOtlpJson(std::string_view json,
+                                              const google::protobuf::Descriptor* descriptor) {
+  const MessageInfo* info = Registry().Get(descriptor);
+  if (!info->transcodable) return TranscodeReflectively(json, descriptor);
+  thread_local WireBuffer buffer;
+  absl::StatusOr<std::string> out;
+  {
+    absl::StatusOr<element> root = ParseRoot(json);
+    if (!root.ok()) {
+      out = root.status();
+    } else {
+      // Nearly always enough: the encoding is most often about half the size of the text.
+      buffer.Reset(json.size() + 1024);
+      Transcoder transcoder(buffer);
+      if (!transcoder.Message(*root, *info, 0, false)) {
+        out = transcoder.status();
+      } else if (buffer.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+        out = absl::ResourceExhaustedError(
+            "OTLP/JSON: the protobuf encoding of the document exceeds 2 GiB");
+      } else {
+        out = buffer.Assemble();
+      }
+    }
+  }
+  TrimThreadParser();
+  buffer.Trim(kMaxRetainedParserCapacity);
+  return out;
 }
 
 std::string EncodeOtlpJson(const google::protobuf::Message& message) {

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace otlpd {
 
@@ -20,6 +21,21 @@ namespace otlpd {
 // An id that is not valid hex decodes to a 1-byte value, so that it fails the length check
 // of id validation and the item is rejected with partial_success (see README).
 absl::Status DecodeOtlpJson(std::string_view json, google::protobuf::Message* out);
+
+// The protobuf encoding of the message `descriptor` that DecodeOtlpJson would produce from
+// `json`, written directly (no message objects, no reflection per field). Same acceptance:
+// OK exactly when DecodeOtlpJson(json, &message) is OK (with the same error), and then the
+// bytes parse into a message equal to what DecodeOtlpJson produces. Fields are written in
+// the order of the JSON keys, repeated numeric fields packed, so the bytes may differ from
+// SerializeAsString of that message but parse the same.
+//
+// A descriptor from which a map field, google.protobuf.Any or Duration, a group or a proto2
+// message can be reached (none of them in OTLP export requests) goes the reflective way:
+// DecodeOtlpJson, then SerializeAsString. The one case beyond DecodeOtlpJson's errors:
+// kResourceExhausted when the encoding would exceed the 2 GiB protobuf can parse (only
+// possible from a JSON text of several hundred MiB).
+absl::StatusOr<std::string> TranscodeOtlpJson(std::string_view json,
+                                              const google::protobuf::Descriptor* descriptor);
 
 std::string EncodeOtlpJson(const google::protobuf::Message& message);
 

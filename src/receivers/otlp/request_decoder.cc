@@ -1,6 +1,8 @@
 #include "receivers/otlp/request_decoder.h"
 
 #include <algorithm>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/id_validation.h"
@@ -9,7 +11,24 @@
 
 namespace otlpd {
 
-absl::StatusOr<DecodedRequest> DecodeProtobufRequest(Signal signal, absl::Cord wire) {
+namespace {
+
+const google::protobuf::Descriptor* RequestDescriptor(Signal signal) {
+  switch (signal) {
+    case Signal::kTraces:
+      return TracesRequest::descriptor();
+    case Signal::kMetrics:
+      return MetricsRequest::descriptor();
+    case Signal::kLogs:
+      return LogsRequest::descriptor();
+  }
+  return nullptr;
+}
+
+// The protobuf encoding of a request, received (`what` = "as an OTLP protobuf message") or
+// transcoded from OTLP/JSON (`what` = "body as OTLP/JSON"): checked by the wire scan and kept
+// as it is, decoded here only when some items have invalid ids, to drop them.
+absl::StatusOr<DecodedRequest> DecodeWire(Signal signal, absl::Cord wire, const char* what) {
   std::string flat_copy;
   absl::string_view flat;
   if (absl::optional<absl::string_view> f = wire.TryFlat()) {
@@ -21,8 +40,8 @@ absl::StatusOr<DecodedRequest> DecodeProtobufRequest(Signal signal, absl::Cord w
   absl::StatusOr<WireScan> scan =
       ScanOtlpRequest(signal, std::string_view(flat.data(), flat.size()));
   if (!scan.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot decode the request as an OTLP protobuf message: ", scan.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot decode the request ", what, ": ", scan.status().message()));
   }
   DecodedRequest out;
   if (scan->invalid_items == 0) {
@@ -33,7 +52,7 @@ absl::StatusOr<DecodedRequest> DecodeProtobufRequest(Signal signal, absl::Cord w
   // if an exporter needs the bytes.
   out.data = std::make_shared<Telemetry>(signal, std::max<size_t>(2 * flat.size(), 1024));
   if (!out.data->mutable_message()->ParseFromArray(flat.data(), static_cast<int>(flat.size()))) {
-    return absl::InvalidArgumentError("cannot decode the request as an OTLP protobuf message");
+    return absl::InvalidArgumentError(absl::StrCat("cannot decode the request ", what));
   }
   const IdValidation ids = RemoveInvalidItems(out.data.get());
   out.data->SetItemCount(ids.kept);
@@ -41,18 +60,22 @@ absl::StatusOr<DecodedRequest> DecodeProtobufRequest(Signal signal, absl::Cord w
   return out;
 }
 
+}  // namespace
+
+absl::StatusOr<DecodedRequest> DecodeProtobufRequest(Signal signal, absl::Cord wire) {
+  return DecodeWire(signal, std::move(wire), "as an OTLP protobuf message");
+}
+
 absl::StatusOr<DecodedRequest> DecodeJsonRequest(Signal signal, std::string_view json) {
-  DecodedRequest out;
-  out.data = std::make_shared<Telemetry>(signal, std::max<size_t>(json.size(), 1024));
-  absl::Status decoded = DecodeOtlpJson(json, out.data->mutable_message());
-  if (!decoded.ok()) {
+  // Straight to the protobuf encoding, several times faster than decoding into a message;
+  // the message is then decoded only if a component needs it.
+  absl::StatusOr<std::string> wire = TranscodeOtlpJson(json, RequestDescriptor(signal));
+  if (!wire.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("cannot decode the request body as OTLP/JSON: ", decoded.message()));
+        absl::StrCat("cannot decode the request body as OTLP/JSON: ", wire.status().message()));
   }
-  const IdValidation ids = RemoveInvalidItems(out.data.get());
-  out.data->SetItemCount(ids.kept);
-  out.rejected = ids.rejected;
-  return out;
+  // An exactly sized string: the Cord adopts it without a copy.
+  return DecodeWire(signal, absl::Cord(std::move(*wire)), "body as OTLP/JSON");
 }
 
 }  // namespace otlpd

@@ -23,7 +23,9 @@ struct DecodedRequest {
 // kInvalidArgument when the bytes are not a valid request.
 absl::StatusOr<DecodedRequest> DecodeProtobufRequest(Signal signal, absl::Cord wire);
 
-// An OTLP/JSON Export*ServiceRequest, decoded, with invalid-id items dropped.
+// An OTLP/JSON Export*ServiceRequest, transcoded to its protobuf encoding
+// (TranscodeOtlpJson) and then taken as DecodeProtobufRequest takes one: kept as bytes,
+// decoded only if some items have invalid ids, to drop them.
 absl::StatusOr<DecodedRequest> DecodeJsonRequest(Signal signal, std::string_view json);
 
 }  // namespace otlpd

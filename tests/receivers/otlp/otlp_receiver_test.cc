@@ -750,9 +750,16 @@ TEST_F(OtlpReceiverTest, HttpJsonAllSignals) {
 
   auto received = sink_->received();
   ASSERT_EQ(received.size(), 3u);
+  // Transcoded to the protobuf encoding and kept as such, as a protobuf request is.
+  for (const TelemetryPtr& data : received) {
+    EXPECT_TRUE(data->has_wire());
+    EXPECT_FALSE(data->has_message());
+  }
   EXPECT_EQ(received[0]->ItemCount(), 10u);
   EXPECT_EQ(received[0]->traces().resource_spans(0).scope_spans(0).spans(3).trace_id(), kTraceId);
+  EXPECT_EQ(received[0]->traces().SerializeAsString(), MakeTraces(10).SerializeAsString());
   EXPECT_EQ(received[1]->ItemCount(), 6u);
+  EXPECT_EQ(received[1]->metrics().SerializeAsString(), MakeMetrics(6).SerializeAsString());
   EXPECT_EQ(received[2]->ItemCount(), 2u);
 }
 
@@ -801,6 +808,14 @@ TEST_F(OtlpReceiverTest, Http400ForUndecodableBodies) {
   EXPECT_EQ(garbage_json.status, 400);
   EXPECT_EQ(garbage_json.content_type, kJson);
   EXPECT_EQ(ErrorBody(garbage_json).code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(absl::StartsWith(ErrorBody(garbage_json).message(),
+                               "cannot decode the request body as OTLP/JSON: invalid JSON"))
+      << ErrorBody(garbage_json).message();
+  HttpReply wrong_json = Post("/v1/logs", R"({"resourceLogs": [{"scopeLogs": 5}]})", kJson);
+  EXPECT_EQ(wrong_json.status, 400);
+  EXPECT_EQ(ErrorBody(wrong_json).message(),
+            "cannot decode the request body as OTLP/JSON: OTLP/JSON field "
+            "resourceLogs[0].scopeLogs: expected an array");
 
   std::string corrupt_gzip = *Compress(Compression::kGzip, MakeTraces(10).SerializeAsString());
   corrupt_gzip[corrupt_gzip.size() / 2] ^= 0x55;
