@@ -52,26 +52,14 @@ absl::Status FromGrpcCode(absl::StatusCode code, std::string_view message,
                           std::optional<absl::Duration> retry_info) {
   if (code == absl::StatusCode::kOk) return absl::OkStatus();
   absl::Status out(code, absl::string_view(message.data(), message.size()));
-  switch (code) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kCancelled:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kDataLoss:
-      break;
-    case absl::StatusCode::kResourceExhausted:
-      // The OTLP spec: retry RESOURCE_EXHAUSTED only when the server says when.
-      if (!retry_info) {
-        return absl::UnknownError(
-            absl::StrCat("upstream returned RESOURCE_EXHAUSTED without RetryInfo (not retried): ",
-                         absl::string_view(message.data(), message.size())));
-      }
-      break;
-    default:
-      return out;  // permanent
+  // The OTLP spec: retry RESOURCE_EXHAUSTED only when the server says when.
+  if (code == absl::StatusCode::kResourceExhausted && !retry_info) {
+    return absl::UnknownError(
+        absl::StrCat("upstream returned RESOURCE_EXHAUSTED without RetryInfo (not retried): ",
+                     absl::string_view(message.data(), message.size())));
   }
-  return retry_info ? WithRetryAfter(std::move(out), *retry_info) : out;
+  if (!IsRetryable(out) || !retry_info) return out;
+  return WithRetryAfter(std::move(out), *retry_info);
 }
 
 absl::Status FromHttpStatus(int http_status, std::string_view message,
@@ -120,14 +108,6 @@ int HttpStatusFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return 200;
-    // Every retryable error but "slow down" tells an OTLP/HTTP client to come back later.
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kCancelled:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kDataLoss:
-      return 503;
     case absl::StatusCode::kResourceExhausted:
       return 429;
     case absl::StatusCode::kInvalidArgument:
@@ -139,7 +119,8 @@ int HttpStatusFor(const absl::Status& status) {
     case absl::StatusCode::kUnimplemented:
       return 404;
     default:
-      return 500;
+      // Every other retryable error tells an OTLP/HTTP client to come back later.
+      return IsRetryable(status) ? 503 : 500;
   }
 }
 
