@@ -1679,4 +1679,6 @@ std::string EncodeOtlpJson(const google::protobuf::Message& message) {
   return out;
 }
 
+void AppendJsonString(std::string_view text, std::string* out) { AppendQuoted(text, out); }
+
 }  // namespace otlpd

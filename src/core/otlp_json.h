@@ -39,4 +39,9 @@ absl::StatusOr<std::string> TranscodeOtlpJson(std::string_view json,
 
 std::string EncodeOtlpJson(const google::protobuf::Message& message);
 
+// Appends `text` as a JSON string (quotes included): `"`, `\`, \n, \r, \t, \b, \f by
+// name, other control bytes as \u00XX, and each byte that is not part of well-formed UTF-8
+// as U+FFFD, so the output is always valid JSON. No HTML escaping.
+void AppendJsonString(std::string_view text, std::string* out);
+
 }  // namespace otlpd

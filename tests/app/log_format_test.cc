@@ -85,7 +85,7 @@ TEST(JsonLogFormatterTest, LevelsAreZapNames) {
   }
 }
 
-TEST(JsonLogFormatterTest, EscapesAsZapDoes) {
+TEST(JsonLogFormatterTest, EscapesLikeEveryOtlpdJsonString) {
   struct Case {
     std::string in;
     std::string escaped;  // between the quotes of "msg"
@@ -105,16 +105,17 @@ TEST(JsonLogFormatterTest, EscapesAsZapDoes) {
       // Valid UTF-8 (2, 3 and 4 bytes) passes through.
       {"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80",
        "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"},
-      // Every byte that is not part of a valid sequence becomes U+FFFD.
-      {"bad\xFF", R"(bad\ufffd)", "bad" + fffd},
-      {"\x80x", R"(\ufffdx)", fffd + "x"},                            // lone continuation
-      {"trunc\xC3", R"(trunc\ufffd)", "trunc" + fffd},                // cut 2-byte
-      {"\xE2\x82x", R"(\ufffd\ufffdx)", fffd + fffd + "x"},           // cut 3-byte
-      {"\xC0\xAF", R"(\ufffd\ufffd)", fffd + fffd},                   // overlong '/'
-      {"\xE0\x80\xAF", R"(\ufffd\ufffd\ufffd)", fffd + fffd + fffd},  // overlong
-      {"\xED\xA0\x80", R"(\ufffd\ufffd\ufffd)", fffd + fffd + fffd},  // surrogate
-      {"\xF4\x90\x80\x80", R"(\ufffd\ufffd\ufffd\ufffd)", fffd + fffd + fffd + fffd},  // >10FFFF
-      {"\xF5\x80", R"(\ufffd\ufffd)", fffd + fffd},
+      // Every byte that is not part of a valid sequence becomes U+FFFD (as zap, but written
+      // as the character, not as an escape).
+      {"bad\xFF", std::string("bad") + fffd, "bad" + fffd},
+      {"\x80x", fffd + std::string("x"), fffd + "x"},                    // lone continuation
+      {"trunc\xC3", std::string("trunc") + fffd, "trunc" + fffd},        // cut 2-byte
+      {"\xE2\x82x", fffd + fffd + std::string("x"), fffd + fffd + "x"},  // cut 3-byte
+      {"\xC0\xAF", fffd + fffd, fffd + fffd},                            // overlong '/'
+      {"\xE0\x80\xAF", fffd + fffd + fffd, fffd + fffd + fffd},          // overlong
+      {"\xED\xA0\x80", fffd + fffd + fffd, fffd + fffd + fffd},          // surrogate
+      {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd, fffd + fffd + fffd + fffd},  // >10FFFF
+      {"\xF5\x80", fffd + fffd, fffd + fffd},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.escaped);
