@@ -1,5 +1,6 @@
 #include "core/http_server.h"
 
+#include <linux/filter.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
@@ -13,8 +14,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -674,7 +677,9 @@ class HttpServerImpl final : public HttpServer {
       for (auto& [raw, weak] : state_->sessions) {
         if (auto s = weak.lock()) sessions.push_back(std::move(s));
       }
-      state_->stop_acks_pending.store(static_cast<int>(sessions.size()));
+      // One acknowledgement per session, plus the acceptor's (CloseAcceptor): Stop must not
+      // finish before the backlog has been taken in, or those connections would be reset.
+      state_->stop_acks_pending.store(static_cast<int>(sessions.size()) + 1);
       state_->stopping.store(true);
     }
     ServerState* state = state_.get();
@@ -733,8 +738,19 @@ class HttpServerImpl final : public HttpServer {
   // Runs on the acceptor's strand. Connections the kernel has already completed wait in
   // the listen backlog, and closing the acceptor would reset them after their clients may
   // have sent a request: they are taken in first and answered like fresh connections at
-  // stop.
+  // stop. So that none completes between the last accept and the close, the listener first
+  // gets a socket filter that drops every packet: a client connecting now has its SYN
+  // dropped and, on its retransmission, finds the port closed (refused, never a reset).
   void CloseAcceptor() {
+    if (state_->acceptor.is_open()) {
+      sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+      sock_fprog program{1, drop_all};
+      if (setsockopt(state_->acceptor.native_handle(), SOL_SOCKET, SO_ATTACH_FILTER, &program,
+                     sizeof(program)) != 0) {
+        spdlog::debug("http server: cannot filter the listener before closing it: {}",
+                      std::strerror(errno));
+      }
+    }
     beast::error_code ec;
     if (state_->acceptor.is_open()) state_->acceptor.non_blocking(true, ec);
     while (!ec) {
@@ -743,6 +759,8 @@ class HttpServerImpl final : public HttpServer {
       if (!ec) OnAccept(std::move(socket));
     }
     state_->acceptor.close(ec);
+    state_->stop_acks_pending.fetch_sub(1);
+    state_->NotifyStopper();
   }
 
   // Runs on the acceptor's strand.
