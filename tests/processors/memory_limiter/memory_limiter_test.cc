@@ -257,6 +257,15 @@ TEST(MemoryLimiterTest, AcceptsUnderTheLimitAndPassesDataOnUntouched) {
   EXPECT_EQ(f.processor->in_flight_bytes(), 0);
 }
 
+// Under ThreadSanitizer a 20 MiB allocation grows RSS by several times that (shadow and
+// metadata) and freeing it does not bring RSS back, so a check that needs RSS to fall again
+// after a big request is done says nothing there; the in-flight accounting is still checked.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kRssFallsWhenFreed = false;
+#else
+constexpr bool kRssFallsWhenFreed = true;
+#endif
+
 TEST(MemoryLimiterTest, DataInFlightCountsTowardsTheLimit) {
   absl::StatusOr<uint64_t> rss = ReadProcessRss();
   ASSERT_TRUE(rss.ok());
@@ -280,6 +289,7 @@ TEST(MemoryLimiterTest, DataInFlightCountsTowardsTheLimit) {
   f.sink->CompleteAll();
   EXPECT_TRUE(first.ok());
   EXPECT_EQ(f.processor->in_flight_bytes(), 0);
+  if (!kRssFallsWhenFreed) return;
   absl::Status third = f.Send(Traces(3));
   EXPECT_FALSE(third.code() == absl::StatusCode::kUnavailable) << third;
   EXPECT_EQ(f.sink->received_count(), 2u);
@@ -353,6 +363,8 @@ TEST(MemoryLimiterTest, PipelinesShareTheAccount) {
   EXPECT_EQ(logs_pipeline.Send(Traces(2)).code(), absl::StatusCode::kUnavailable);
   traces_pipeline.sink->CompleteAll();
   EXPECT_TRUE(held.ok());
+  EXPECT_EQ(traces_pipeline.processor->in_flight_bytes(), 0);
+  if (!kRssFallsWhenFreed) return;
   EXPECT_TRUE(logs_pipeline.Send(Traces(3)).ok());
 }
 
