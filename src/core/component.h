@@ -71,6 +71,10 @@ class Host {
   // it can be looked up from a factory's Create or a component's Start).
   // kNotFound when no such extension runs.
   virtual absl::StatusOr<Extension*> GetExtension(const ComponentId& id) const = 0;
+  // The exporter `id` when a pipeline uses it (what it offers, e.g. a store to read, is
+  // checked with dynamic_cast like extensions). Exporters are created after extensions:
+  // an extension looks them up once the service runs, not from Create.
+  virtual absl::StatusOr<Exporter*> GetExporter(const ComponentId& id) const = 0;
 };
 
 // The extension `id` as the interface T, e.g. GetExtensionAs<ServerAuthenticator>(...).

@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<PipelineGraph>> PipelineGraph::Build(
       const ExporterFactory* f = registry.exporter(id.type);
       auto exp = f->Create(CreateSettings{id, host}, *config.exporters.at(id));
       if (!exp.ok()) return Annotate(exp.status(), "exporters::" + id.ToString());
+      host->AddExporter(id, exp->get());
       g->exporters_.emplace_back(id, std::move(*exp));
     }
   }

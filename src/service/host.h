@@ -16,14 +16,18 @@ class ServiceHost final : public Host {
   MetricsRegistry& metrics() override { return metrics_; }
   bool Healthy() const override { return running_.load(std::memory_order_relaxed); }
   absl::StatusOr<Extension*> GetExtension(const ComponentId& id) const override;
+  absl::StatusOr<Exporter*> GetExporter(const ComponentId& id) const override;
 
   // Only while the graph is built, before anything runs.
   void AddExtension(const ComponentId& id, std::shared_ptr<Extension> extension);
+  // The graph owns the exporter and outlives every lookup.
+  void AddExporter(const ComponentId& id, Exporter* exporter);
   void SetRunning(bool running) { running_.store(running, std::memory_order_relaxed); }
 
  private:
   MetricsRegistry metrics_;
   std::map<ComponentId, std::shared_ptr<Extension>> extensions_;
+  std::map<ComponentId, Exporter*> exporters_;
   std::atomic<bool> running_{false};
 };
 

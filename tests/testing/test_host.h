@@ -25,6 +25,14 @@ class TestHost : public Host {
     return it->second.get();
   }
 
+  absl::StatusOr<Exporter*> GetExporter(const ComponentId& id) const override {
+    auto it = exporters.find(id);
+    if (it == exporters.end()) {
+      return absl::NotFoundError(absl::StrCat("exporter \"", id.ToString(), "\" is not used"));
+    }
+    return it->second;
+  }
+
   // Value of the counter `name`{exporter=<exporter>}.
   uint64_t Counter(const std::string& name, const std::string& exporter) {
     return registry.GetCounter(name, {{"exporter", exporter}})->value();
@@ -33,6 +41,7 @@ class TestHost : public Host {
   MetricsRegistry registry;
   std::atomic<bool> healthy{true};
   std::map<ComponentId, std::shared_ptr<Extension>> extensions;
+  std::map<ComponentId, Exporter*> exporters;  // not owned
 };
 
 }  // namespace otlpd::testing
