@@ -262,6 +262,35 @@ bool ConfigNode::GetDuration(std::string_view key, absl::Duration* out) {
   return true;
 }
 
+bool ConfigNode::GetBytes(std::string_view key, uint64_t* out) {
+  MarkKnown(key);
+  YAML::Node n = Lookup(key);
+  if (!n.IsDefined() || n.IsNull()) return false;
+  std::string s;
+  if (!Scalar(key, n, &s)) return false;
+  static constexpr std::pair<absl::string_view, double> kUnits[] = {
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+      {"KB", 1e3},     {"MB", 1e6},        {"GB", 1e9},           {"TB", 1e12},
+      {"B", 1.0}};
+  absl::string_view text = absl::StripAsciiWhitespace(s);
+  double scale = 1.0;
+  for (const auto& [unit, factor] : kUnits) {
+    if (absl::EndsWith(text, unit)) {
+      text = absl::StripAsciiWhitespace(text.substr(0, text.size() - unit.size()));
+      scale = factor;
+      break;
+    }
+  }
+  double v = 0;
+  if (!absl::SimpleAtod(text, &v) || v < 0 || v * scale > 1.8e19) {
+    ErrorAt(n, KeyPath(key),
+            absl::StrCat("expected a size such as 1048576, 512MiB or 2GB, got \"", s, "\""));
+    return false;
+  }
+  *out = static_cast<uint64_t>(v * scale);
+  return true;
+}
+
 bool ConfigNode::GetEnum(std::string_view key, std::string* out,
                          std::initializer_list<std::string_view> allowed) {
   std::string v;

@@ -81,6 +81,9 @@ class ConfigNode {
   bool Get(std::string_view key, std::vector<std::string>* out);
   // Go-style durations: "200ms", "5s", "1m30s".
   bool GetDuration(std::string_view key, absl::Duration* out);
+  // A size in bytes: a plain number, or a number with a unit B, KB, MB, GB, TB (powers
+  // of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. "512MiB", "1.5GB".
+  bool GetBytes(std::string_view key, uint64_t* out);
   // A string that must be one of `allowed`.
   bool GetEnum(std::string_view key, std::string* out,
                std::initializer_list<std::string_view> allowed);
