@@ -6,6 +6,7 @@
 #include "exporters/nop/factory.h"
 #include "exporters/otlp/factory.h"
 #include "exporters/otlphttp/factory.h"
+#include "exporters/tiered_storage/factory.h"
 #include "extensions/basicauth/factory.h"
 #include "extensions/bearertokenauth/factory.h"
 #include "extensions/headers_setter/factory.h"
@@ -27,6 +28,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewFileExporterFactory());
   registry->Register(NewDebugExporterFactory());
   registry->Register(NewNopExporterFactory());
+  registry->Register(NewTieredStorageExporterFactory());
 
   registry->Register(NewHealthCheckExtensionFactory());
   registry->Register(NewBearerTokenAuthExtensionFactory());
