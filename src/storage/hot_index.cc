@@ -1,40 +1,23 @@
 #include "storage/hot_index.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "storage/attribute_text.h"
+#include "storage/wire_reader.h"
 
 namespace otlpd::storage {
 
 namespace {
 
-using opentelemetry::proto::common::v1::KeyValue;
-
-TraceId ToTraceId(const std::string& bytes) {
-  TraceId id{};
-  std::memcpy(id.data(), bytes.data(), std::min(bytes.size(), id.size()));
-  return id;
-}
-
-uint64_t ToSpanId(const std::string& bytes) {
-  uint64_t v = 0;
-  std::memcpy(&v, bytes.data(), std::min<size_t>(bytes.size(), 8));
-  return v;
-}
-
 int64_t ToNanos(absl::Time t) {
   if (t == absl::InfinitePast()) return INT64_MIN;
   if (t == absl::InfiniteFuture()) return INT64_MAX;
   return absl::ToUnixNanos(t);
-}
-
-template <class Attrs>
-void HashAttributes(const Attrs& attrs, std::deque<uint64_t>* out) {
-  for (const KeyValue& kv : attrs)
-    out->push_back(AttributeHash(kv.key(), AttributeText(kv.value())));
 }
 
 int KindFromName(const std::string& name) {
@@ -81,120 +64,280 @@ uint32_t HotIndex::FindString(const std::string& s) const {
   return it == string_ids_.end() ? kNone : it->second;
 }
 
-uint32_t HotIndex::AddResource(const opentelemetry::proto::resource::v1::Resource& resource) {
-  std::string key = resource.SerializeAsString();
-  auto it = resource_ids_.find(key);
-  if (it != resource_ids_.end()) return it->second;
-  ResourceRow row;
-  row.service = Intern(ServiceName(resource));
-  for (const KeyValue& kv : resource.attributes()) {
-    row.attributes.push_back(AttributeHash(kv.key(), AttributeText(kv.value())));
+namespace {
+
+using W = WireReader;
+
+// An AnyValue's text as AttributeText gives it, read from its bytes. Strings, bools, ints and
+// doubles (all but a few attributes) are read in place; arrays, maps and bytes are decoded.
+std::string_view ValueText(std::string_view any_value, std::string* storage) {
+  WireReader r(any_value);
+  int which = 0;
+  std::string_view str;
+  uint64_t num = 0;
+  while (r.Next()) {
+    if (r.field() >= 1 && r.field() <= 7) {
+      which = static_cast<int>(r.field());
+      str = r.bytes();
+      num = r.number();
+    }
   }
-  std::sort(row.attributes.begin(), row.attributes.end());
-  uint32_t id = static_cast<uint32_t>(resources_.size());
-  resources_.push_back(std::move(row));
-  resource_ids_.emplace(std::move(key), id);
+  switch (which) {
+    case 1:
+      return str;
+    case 2:
+      return num != 0 ? "true" : "false";
+    case 3:
+      *storage = absl::StrCat(static_cast<int64_t>(num));
+      return *storage;
+    case 4: {
+      double d;
+      std::memcpy(&d, &num, 8);
+      char buf[32];
+      auto res = std::to_chars(buf, buf + sizeof buf, d);
+      storage->assign(buf, res.ptr);
+      return *storage;
+    }
+    case 0:
+      return "";
+    default: {
+      opentelemetry::proto::common::v1::AnyValue v;
+      v.ParseFromArray(any_value.data(), static_cast<int>(any_value.size()));
+      *storage = AttributeText(v);
+      return *storage;
+    }
+  }
+}
+
+// AttributeHash of a KeyValue given as bytes; *key/*text (optional) get its key and text.
+uint64_t KeyValueHash(std::string_view kv, std::string_view* key_out = nullptr,
+                      std::string* text_out = nullptr) {
+  WireReader r(kv);
+  std::string_view key, value;
+  while (r.Next()) {
+    if (r.type() != W::kLen) continue;
+    if (r.field() == 1) key = r.bytes();
+    if (r.field() == 2) value = r.bytes();
+  }
+  std::string storage;
+  std::string_view text = ValueText(value, &storage);
+  if (key_out != nullptr) *key_out = key;
+  if (text_out != nullptr) text_out->assign(text.data(), text.size());
+  return AttributeHash(key, text);
+}
+
+TraceId IdFromBytes(std::string_view b) {
+  TraceId id{};
+  std::memcpy(id.data(), b.data(), std::min(b.size(), id.size()));
   return id;
 }
 
-void HotIndex::AddTraces(uint64_t record, const TracesRequest& request) {
-  for (const auto& rs : request.resource_spans()) {
-    uint32_t resource = AddResource(rs.resource());
-    uint32_t service = resources_[resource].service;
-    for (const auto& ss : rs.scope_spans()) {
-      for (const auto& span : ss.spans()) {
-        SpanRow row;
-        row.record = record;
-        row.trace = ToTraceId(span.trace_id());
-        row.span_id = ToSpanId(span.span_id());
-        row.parent_id = ToSpanId(span.parent_span_id());
-        row.start = static_cast<int64_t>(span.start_time_unix_nano());
-        row.duration =
-            span.end_time_unix_nano() > span.start_time_unix_nano()
-                ? static_cast<int64_t>(span.end_time_unix_nano() - span.start_time_unix_nano())
-                : 0;
-        row.resource = resource;
-        row.name = Intern(span.name());
-        row.kind = static_cast<uint8_t>(span.kind());
-        row.status = static_cast<uint8_t>(span.status().code());
-        row.attr_begin = static_cast<uint32_t>(span_attr_base_ + span_attributes_.size());
-        size_t before = span_attributes_.size();
-        HashAttributes(span.attributes(), &span_attributes_);
-        for (const auto& ev : span.events()) HashAttributes(ev.attributes(), &span_attributes_);
-        row.attr_count =
-            static_cast<uint16_t>(std::min<size_t>(span_attributes_.size() - before, UINT16_MAX));
-        spans_.push_back(row);
-        TraceEntry& t = traces_[row.trace];
-        if (t.records.empty() || t.records.back() != record) t.records.push_back(record);
-        t.spans++;
-        operations_[service][{row.name, row.kind}]++;
+uint64_t SpanIdFromBytes(std::string_view b) {
+  uint64_t v = 0;
+  std::memcpy(&v, b.data(), std::min<size_t>(b.size(), 8));
+  return v;
+}
+
+}  // namespace
+
+uint32_t HotIndex::AddResource(std::string_view resource) {
+  auto it = resource_ids_.find(absl::string_view(resource.data(), resource.size()));
+  if (it != resource_ids_.end()) return it->second;
+  ResourceRow row;
+  std::string service;
+  WireReader r(resource);
+  while (r.Next()) {
+    if (r.field() != 1 || r.type() != W::kLen) continue;
+    std::string_view key;
+    std::string text;
+    row.attributes.push_back(KeyValueHash(r.bytes(), &key, &text));
+    if (key == "service.name") service = std::move(text);
+  }
+  row.service = Intern(service);
+  std::sort(row.attributes.begin(), row.attributes.end());
+  uint32_t id = static_cast<uint32_t>(resources_.size());
+  resources_.push_back(std::move(row));
+  resource_ids_.emplace(std::string(resource), id);
+  return id;
+}
+
+void HotIndex::AddSpan(uint64_t record, uint32_t resource, std::string_view span) {
+  SpanRow row{};
+  row.record = record;
+  row.resource = resource;
+  row.attr_begin = static_cast<uint32_t>(span_attr_base_ + span_attributes_.size());
+  size_t attrs_before = span_attributes_.size();
+  uint64_t start = 0, end = 0;
+  std::string_view name;
+  WireReader r(span);
+  while (r.Next()) {
+    switch (r.field()) {
+      case 1:
+        row.trace = IdFromBytes(r.bytes());
+        break;
+      case 2:
+        row.span_id = SpanIdFromBytes(r.bytes());
+        break;
+      case 4:
+        row.parent_id = SpanIdFromBytes(r.bytes());
+        break;
+      case 5:
+        name = r.bytes();
+        break;
+      case 6:
+        row.kind = static_cast<uint8_t>(r.number());
+        break;
+      case 7:
+        start = r.number();
+        break;
+      case 8:
+        end = r.number();
+        break;
+      case 9:
+        if (r.type() == W::kLen) span_attributes_.push_back(KeyValueHash(r.bytes()));
+        break;
+      case 11: {  // event: its attributes are searched like the span's
+        WireReader ev(r.bytes());
+        while (ev.Next()) {
+          if (ev.field() == 3 && ev.type() == W::kLen) {
+            span_attributes_.push_back(KeyValueHash(ev.bytes()));
+          }
+        }
+        break;
+      }
+      case 15: {
+        WireReader st(r.bytes());
+        while (st.Next()) {
+          if (st.field() == 3 && st.type() == W::kVarint)
+            row.status = static_cast<uint8_t>(st.number());
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  row.start = static_cast<int64_t>(start);
+  row.duration = end > start ? static_cast<int64_t>(end - start) : 0;
+  row.name = Intern(std::string(name));
+  row.attr_count =
+      static_cast<uint16_t>(std::min<size_t>(span_attributes_.size() - attrs_before, UINT16_MAX));
+  spans_.push_back(row);
+  TraceEntry& t = traces_[row.trace];
+  if (t.records.empty() || t.records.back() != record) t.records.push_back(record);
+  t.spans++;
+  operations_[resources_[resource].service][{row.name, row.kind}]++;
+}
+
+void HotIndex::AddTraces(uint64_t record, std::string_view request) {
+  WireReader req(request);
+  while (req.Next()) {
+    if (req.field() != 1 || req.type() != W::kLen) continue;
+    // A ResourceSpans: its resource may come after its spans on the wire.
+    std::string_view resource;
+    WireReader rs(req.bytes());
+    while (rs.Next()) {
+      if (rs.field() == 1 && rs.type() == W::kLen) resource = rs.bytes();
+    }
+    uint32_t res = AddResource(resource);
+    WireReader rs2(req.bytes());
+    while (rs2.Next()) {
+      if (rs2.field() != 2 || rs2.type() != W::kLen) continue;
+      WireReader ss(rs2.bytes());
+      while (ss.Next()) {
+        if (ss.field() == 2 && ss.type() == W::kLen) AddSpan(record, res, ss.bytes());
       }
     }
   }
 }
 
-void HotIndex::AddLogs(uint64_t record, const LogsRequest& request) {
+void HotIndex::AddLogs(uint64_t record, std::string_view request) {
   uint32_t index = 0;
-  for (const auto& rl : request.resource_logs()) {
-    uint32_t resource = AddResource(rl.resource());
-    for (const auto& sl : rl.scope_logs()) {
-      for (const auto& lr : sl.log_records()) {
-        LogRow row;
+  WireReader req(request);
+  while (req.Next()) {
+    if (req.field() != 1 || req.type() != W::kLen) continue;
+    std::string_view resource;
+    WireReader rl(req.bytes());
+    while (rl.Next()) {
+      if (rl.field() == 1 && rl.type() == W::kLen) resource = rl.bytes();
+    }
+    uint32_t res = AddResource(resource);
+    WireReader rl2(req.bytes());
+    while (rl2.Next()) {
+      if (rl2.field() != 2 || rl2.type() != W::kLen) continue;
+      WireReader sl(rl2.bytes());
+      while (sl.Next()) {
+        if (sl.field() != 2 || sl.type() != W::kLen) continue;
+        LogRow row{};
         row.record = record;
         row.index = index++;
-        row.time = static_cast<int64_t>(lr.time_unix_nano() != 0 ? lr.time_unix_nano()
-                                                                 : lr.observed_time_unix_nano());
-        row.resource = resource;
-        row.severity = static_cast<uint8_t>(std::clamp<int>(lr.severity_number(), 0, 255));
-        row.has_trace = lr.trace_id().size() == 16;
-        row.trace = row.has_trace ? ToTraceId(lr.trace_id()) : TraceId{};
+        row.resource = res;
+        uint64_t time = 0, observed = 0;
+        WireReader lr(sl.bytes());
+        while (lr.Next()) {
+          switch (lr.field()) {
+            case 1:
+              time = lr.number();
+              break;
+            case 11:
+              observed = lr.number();
+              break;
+            case 2:
+              row.severity = static_cast<uint8_t>(std::min<uint64_t>(lr.number(), 255));
+              break;
+            case 9:
+              row.has_trace = lr.bytes().size() == 16;
+              row.trace = IdFromBytes(lr.bytes());
+              break;
+            default:
+              break;
+          }
+        }
+        if (!row.has_trace) row.trace = TraceId{};
+        row.time = static_cast<int64_t>(time != 0 ? time : observed);
         logs_.push_back(row);
       }
     }
   }
 }
 
-namespace {
-
-template <class Points>
-void PointTimes(const Points& points, int64_t* min_t, int64_t* max_t, uint64_t* n) {
-  for (const auto& p : points) {
-    int64_t t = static_cast<int64_t>(p.time_unix_nano());
-    *min_t = std::min(*min_t, t);
-    *max_t = std::max(*max_t, t);
-    ++*n;
-  }
-}
-
-}  // namespace
-
-void HotIndex::AddMetrics(uint64_t record, const MetricsRequest& request) {
-  using opentelemetry::proto::metrics::v1::Metric;
-  for (const auto& rm : request.resource_metrics()) {
-    for (const auto& sm : rm.scope_metrics()) {
-      for (const Metric& m : sm.metrics()) {
-        MetricRow row{record, Intern(m.name()), INT64_MAX, INT64_MIN, 0};
-        switch (m.data_case()) {
-          case Metric::kGauge:
-            PointTimes(m.gauge().data_points(), &row.min_time, &row.max_time, &row.points);
-            break;
-          case Metric::kSum:
-            PointTimes(m.sum().data_points(), &row.min_time, &row.max_time, &row.points);
-            break;
-          case Metric::kHistogram:
-            PointTimes(m.histogram().data_points(), &row.min_time, &row.max_time, &row.points);
-            break;
-          case Metric::kExponentialHistogram:
-            PointTimes(m.exponential_histogram().data_points(), &row.min_time, &row.max_time,
-                       &row.points);
-            break;
-          case Metric::kSummary:
-            PointTimes(m.summary().data_points(), &row.min_time, &row.max_time, &row.points);
-            break;
-          default:
-            break;
+void HotIndex::AddMetrics(uint64_t record, std::string_view request) {
+  WireReader req(request);
+  while (req.Next()) {
+    if (req.field() != 1 || req.type() != W::kLen) continue;
+    WireReader rm(req.bytes());
+    while (rm.Next()) {
+      if (rm.field() != 2 || rm.type() != W::kLen) continue;
+      WireReader sm(rm.bytes());
+      while (sm.Next()) {
+        if (sm.field() != 2 || sm.type() != W::kLen) continue;
+        MetricRow row{record, 0, INT64_MAX, INT64_MIN, 0};
+        std::string_view name;
+        WireReader m(sm.bytes());
+        while (m.Next()) {
+          if (m.field() == 1 && m.type() == W::kLen) name = m.bytes();
+          // gauge, sum, histogram, exponential histogram, summary: data_points = 1, each
+          // with time_unix_nano = 3.
+          if (m.type() != W::kLen || (m.field() != 5 && m.field() != 7 && m.field() != 9 &&
+                                      m.field() != 10 && m.field() != 11)) {
+            continue;
+          }
+          WireReader data(m.bytes());
+          while (data.Next()) {
+            if (data.field() != 1 || data.type() != W::kLen) continue;
+            WireReader point(data.bytes());
+            int64_t t = 0;
+            while (point.Next()) {
+              if (point.field() == 3 && point.type() == W::kFixed64)
+                t = static_cast<int64_t>(point.number());
+            }
+            row.min_time = std::min(row.min_time, t);
+            row.max_time = std::max(row.max_time, t);
+            row.points++;
+          }
         }
         if (row.points == 0) continue;
+        row.name = Intern(std::string(name));
         metric_points_ += row.points;
         metrics_.push_back(row);
       }

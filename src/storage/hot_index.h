@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,10 +29,12 @@ class HotIndex {
   using LogsRequest = opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest;
   using MetricsRequest = opentelemetry::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 
-  // `record` numbers grow with every call (any signal).
-  void AddTraces(uint64_t record, const TracesRequest& request);
-  void AddLogs(uint64_t record, const LogsRequest& request);
-  void AddMetrics(uint64_t record, const MetricsRequest& request);
+  // Indexes the Export*ServiceRequest in `request` (protobuf bytes that ScanOtlpRequest
+  // accepted), reading the fields it keeps straight from the bytes. `record` numbers grow
+  // with every call (any signal).
+  void AddTraces(uint64_t record, std::string_view request);
+  void AddLogs(uint64_t record, std::string_view request);
+  void AddMetrics(uint64_t record, std::string_view request);
   // Forgets every row of records numbered below `record` (they left the tier).
   void DropBefore(uint64_t record);
 
@@ -100,7 +103,9 @@ class HotIndex {
 
   uint32_t Intern(const std::string& s);
   uint32_t FindString(const std::string& s) const;  // kNone when absent
-  uint32_t AddResource(const opentelemetry::proto::resource::v1::Resource& resource);
+  // The row of a Resource given as its bytes (equal bytes share one row).
+  uint32_t AddResource(std::string_view resource);
+  void AddSpan(uint64_t record, uint32_t resource, std::string_view span);
   bool SpanMatches(const SpanRow& row, const TraceQuery& q, uint32_t service, uint32_t name,
                    const std::vector<uint64_t>& tag_hashes, int want_kind, int want_status) const;
 
@@ -109,7 +114,7 @@ class HotIndex {
   std::vector<std::string> strings_;
   absl::flat_hash_map<std::string, uint32_t> string_ids_;
   std::vector<ResourceRow> resources_;
-  absl::flat_hash_map<std::string, uint32_t> resource_ids_;  // by serialized resource
+  absl::flat_hash_map<std::string, uint32_t> resource_ids_;  // by the resource's bytes
 
   std::deque<SpanRow> spans_;
   std::deque<uint64_t> span_attributes_;  // span_attr_base_ + i

@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/otlp_wire.h"
 #include "storage/attribute_text.h"
 
 namespace otlpd::storage {
@@ -132,7 +133,8 @@ absl::Status TieredStore::Recover() {
       int64_t receive_ns;
       std::memcpy(&receive_ns, r.payload.data() + 2, 8);
       std::string_view request = std::string_view(r.payload).substr(kRecordHeader);
-      if (!IndexRecord(signal, receive_ns, request, r.position, r.payload.size()).ok()) {
+      if (!ScanOtlpRequest(signal, request).ok() ||
+          !IndexRecord(signal, receive_ns, request, r.position, r.payload.size()).ok()) {
         ++skipped;
       }
     }
@@ -154,24 +156,15 @@ absl::Status TieredStore::IndexRecord(Signal signal, int64_t receive_ns, std::st
                                       LogPosition position, size_t bytes) {
   const uint64_t number = first_record_ + records_.size();
   switch (signal) {
-    case Signal::kTraces: {
-      auto req = Parse<HotIndex::TracesRequest>(request);
-      if (req == nullptr) return absl::DataLossError("undecodable traces record");
-      index_.AddTraces(number, *req);
+    case Signal::kTraces:
+      index_.AddTraces(number, request);
       break;
-    }
-    case Signal::kLogs: {
-      auto req = Parse<HotIndex::LogsRequest>(request);
-      if (req == nullptr) return absl::DataLossError("undecodable logs record");
-      index_.AddLogs(number, *req);
+    case Signal::kLogs:
+      index_.AddLogs(number, request);
       break;
-    }
-    case Signal::kMetrics: {
-      auto req = Parse<HotIndex::MetricsRequest>(request);
-      if (req == nullptr) return absl::DataLossError("undecodable metrics record");
-      index_.AddMetrics(number, *req);
+    case Signal::kMetrics:
+      index_.AddMetrics(number, request);
       break;
-    }
   }
   records_.push_back({position, receive_ns, static_cast<uint32_t>(bytes)});
   return absl::OkStatus();
@@ -179,49 +172,30 @@ absl::Status TieredStore::IndexRecord(Signal signal, int64_t receive_ns, std::st
 
 void TieredStore::Append(Signal signal, const absl::Cord& request, Done done) {
   const int64_t receive_ns = absl::ToUnixNanos(absl::Now());
-  absl::Cord record(RecordHeader(signal, receive_ns));
-  record.Append(request);
-  // Decode now (on the caller's thread) so a request that cannot be indexed is refused
-  // before it is written; the index is updated once the log says the record is durable.
-  std::string flat(request);
-  std::shared_ptr<google::protobuf::Message> parsed;
-  switch (signal) {
-    case Signal::kTraces:
-      parsed = Parse<HotIndex::TracesRequest>(flat);
-      break;
-    case Signal::kLogs:
-      parsed = Parse<HotIndex::LogsRequest>(flat);
-      break;
-    case Signal::kMetrics:
-      parsed = Parse<HotIndex::MetricsRequest>(flat);
-      break;
-  }
-  if (parsed == nullptr) {
-    std::move(done)(absl::InvalidArgumentError("request does not decode as OTLP protobuf"));
+  // One flat copy (header + request) serves the log's write and the index, which reads
+  // the request's fields straight from these bytes once the log says they are durable.
+  auto record = std::make_shared<std::string>(RecordHeader(signal, receive_ns));
+  record->reserve(kRecordHeader + request.size());
+  for (absl::string_view chunk : request.Chunks()) record->append(chunk.data(), chunk.size());
+  const std::string_view wire = std::string_view(*record).substr(kRecordHeader);
+  // Refuse what would not decode before anything is written (the receivers checked it
+  // already; this store is also a library with other callers).
+  if (absl::StatusOr<WireScan> scan = ScanOtlpRequest(signal, wire); !scan.ok()) {
+    std::move(done)(absl::InvalidArgumentError(
+        absl::StrCat("request does not decode as OTLP protobuf: ", scan.status().message())));
     return;
   }
-  const size_t bytes = record.size();
-  log_->Append(
-      {std::move(record)}, [this, signal, receive_ns, parsed, bytes, done = std::move(done)](
-                               absl::Status status, LogPosition first, LogPosition) mutable {
-        if (status.ok()) {
-          absl::MutexLock lock(&mu_);
-          const uint64_t number = first_record_ + records_.size();
-          switch (signal) {
-            case Signal::kTraces:
-              index_.AddTraces(number, static_cast<const HotIndex::TracesRequest&>(*parsed));
-              break;
-            case Signal::kLogs:
-              index_.AddLogs(number, static_cast<const HotIndex::LogsRequest&>(*parsed));
-              break;
-            case Signal::kMetrics:
-              index_.AddMetrics(number, static_cast<const HotIndex::MetricsRequest&>(*parsed));
-              break;
-          }
-          records_.push_back({first, receive_ns, static_cast<uint32_t>(bytes)});
-        }
-        std::move(done)(std::move(status));
-      });
+  absl::Cord payload =
+      absl::MakeCordFromExternal(absl::string_view(record->data(), record->size()), [record] {});
+  log_->Append({std::move(payload)},
+               [this, signal, receive_ns, record, wire, done = std::move(done)](
+                   absl::Status status, LogPosition first, LogPosition) mutable {
+                 if (status.ok()) {
+                   absl::MutexLock lock(&mu_);
+                   status = IndexRecord(signal, receive_ns, wire, first, record->size());
+                 }
+                 std::move(done)(std::move(status));
+               });
 }
 
 TierStats TieredStore::hot_stats() const {
