@@ -53,10 +53,14 @@ std::string HotIndex::KindName(int kind) {
   return kind >= 0 && kind < 6 ? kNames[kind] : "";
 }
 
-uint32_t HotIndex::Intern(const std::string& s) {
-  auto [it, added] = string_ids_.try_emplace(s, static_cast<uint32_t>(strings_.size()));
-  if (added) strings_.push_back(s);
-  return it->second;
+uint32_t HotIndex::Intern(std::string_view s) {
+  absl::string_view key(s.data(), s.size());
+  auto it = string_ids_.find(key);
+  if (it != string_ids_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(strings_.size());
+  strings_.emplace_back(s);
+  string_ids_.emplace(std::string(s), id);
+  return id;
 }
 
 uint32_t HotIndex::FindString(const std::string& s) const {
@@ -219,14 +223,14 @@ void HotIndex::AddSpan(uint64_t record, uint32_t resource, std::string_view span
   }
   row.start = static_cast<int64_t>(start);
   row.duration = end > start ? static_cast<int64_t>(end - start) : 0;
-  row.name = Intern(std::string(name));
+  row.name = Intern(name);
   row.attr_count =
       static_cast<uint16_t>(std::min<size_t>(span_attributes_.size() - attrs_before, UINT16_MAX));
   spans_.push_back(row);
   TraceEntry& t = traces_[row.trace];
   if (t.records.empty() || t.records.back() != record) t.records.push_back(record);
   t.spans++;
-  operations_[resources_[resource].service][{row.name, row.kind}]++;
+  operations_[OperationKey{resources_[resource].service, row.name, row.kind}]++;
 }
 
 void HotIndex::AddTraces(uint64_t record, std::string_view request) {
@@ -337,7 +341,7 @@ void HotIndex::AddMetrics(uint64_t record, std::string_view request) {
           }
         }
         if (row.points == 0) continue;
-        row.name = Intern(std::string(name));
+        row.name = Intern(name);
         metric_points_ += row.points;
         metrics_.push_back(row);
       }
@@ -355,9 +359,8 @@ void HotIndex::DropBefore(uint64_t record) {
                  recs.end());
       if (--t->second.spans == 0 || recs.empty()) traces_.erase(t);
     }
-    auto& ops = operations_[resources_[row.resource].service];
-    auto op = ops.find({row.name, row.kind});
-    if (op != ops.end() && --op->second == 0) ops.erase(op);
+    auto op = operations_.find(OperationKey{resources_[row.resource].service, row.name, row.kind});
+    if (op != operations_.end() && --op->second == 0) operations_.erase(op);
     // Attributes of dropped spans are the oldest ones.
     uint64_t end = uint64_t{row.attr_begin} + row.attr_count;
     while (span_attr_base_ < end && !span_attributes_.empty()) {
@@ -375,9 +378,9 @@ void HotIndex::DropBefore(uint64_t record) {
 
 std::vector<std::string> HotIndex::Services() const {
   std::vector<std::string> out;
-  for (const auto& [service, ops] : operations_) {
-    if (!ops.empty()) out.push_back(strings_[service]);
-  }
+  absl::flat_hash_set<uint32_t> services;
+  for (const auto& [op, count] : operations_) services.insert(op.service);
+  for (uint32_t s : services) out.push_back(strings_[s]);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -386,12 +389,12 @@ std::vector<Operation> HotIndex::Operations(const std::string& service,
                                             const std::string& span_kind) const {
   std::vector<Operation> out;
   uint32_t id = FindString(service);
-  auto it = operations_.find(id);
-  if (id == kNone || it == operations_.end()) return out;
-  for (const auto& [op, count] : it->second) {
-    std::string kind = KindName(op.second);
+  if (id == kNone) return out;
+  for (const auto& [op, count] : operations_) {
+    if (op.service != id) continue;
+    std::string kind = KindName(op.kind);
     if (!span_kind.empty() && kind != span_kind) continue;
-    out.push_back({strings_[op.first], kind});
+    out.push_back({strings_[op.name], kind});
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

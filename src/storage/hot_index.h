@@ -101,7 +101,7 @@ class HotIndex {
     uint32_t spans = 0;
   };
 
-  uint32_t Intern(const std::string& s);
+  uint32_t Intern(std::string_view s);
   uint32_t FindString(const std::string& s) const;  // kNone when absent
   // The row of a Resource given as its bytes (equal bytes share one row).
   uint32_t AddResource(std::string_view resource);
@@ -124,8 +124,18 @@ class HotIndex {
   uint64_t metric_points_ = 0;
 
   absl::flat_hash_map<TraceId, TraceEntry> traces_;
-  // service -> (operation -> spans stored), for Services/Operations.
-  std::map<uint32_t, std::map<std::pair<uint32_t, uint8_t>, uint64_t>> operations_;
+  // Spans stored per (service, span name, kind), for Services/Operations.
+  struct OperationKey {
+    uint32_t service;
+    uint32_t name;
+    uint8_t kind;
+    bool operator==(const OperationKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const OperationKey& k) {
+      return H::combine(std::move(h), k.service, k.name, k.kind);
+    }
+  };
+  absl::flat_hash_map<OperationKey, uint64_t> operations_;
 };
 
 }  // namespace otlpd::storage

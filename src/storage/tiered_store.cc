@@ -170,7 +170,7 @@ absl::Status TieredStore::IndexRecord(Signal signal, int64_t receive_ns, std::st
   return absl::OkStatus();
 }
 
-void TieredStore::Append(Signal signal, const absl::Cord& request, Done done) {
+void TieredStore::Append(Signal signal, const absl::Cord& request, Done done, bool checked) {
   const int64_t receive_ns = absl::ToUnixNanos(absl::Now());
   // One flat copy (header + request) serves the log's write and the index, which reads
   // the request's fields straight from these bytes once the log says they are durable.
@@ -180,10 +180,12 @@ void TieredStore::Append(Signal signal, const absl::Cord& request, Done done) {
   const std::string_view wire = std::string_view(*record).substr(kRecordHeader);
   // Refuse what would not decode before anything is written (the receivers checked it
   // already; this store is also a library with other callers).
-  if (absl::StatusOr<WireScan> scan = ScanOtlpRequest(signal, wire); !scan.ok()) {
-    std::move(done)(absl::InvalidArgumentError(
-        absl::StrCat("request does not decode as OTLP protobuf: ", scan.status().message())));
-    return;
+  if (!checked) {
+    if (absl::StatusOr<WireScan> scan = ScanOtlpRequest(signal, wire); !scan.ok()) {
+      std::move(done)(absl::InvalidArgumentError(
+          absl::StrCat("request does not decode as OTLP protobuf: ", scan.status().message())));
+      return;
+    }
   }
   absl::Cord payload =
       absl::MakeCordFromExternal(absl::string_view(record->data(), record->size()), [record] {});

@@ -59,9 +59,10 @@ class TieredStore final : public StoreReader {
 
   // Stores one OTLP Export*ServiceRequest (protobuf) of `signal`; `done` runs once it is
   // durable per hot.durability and visible to queries. RESOURCE_EXHAUSTED when full.
-  // The request must decode (receivers checked it); one that does not is refused with
-  // INVALID_ARGUMENT before anything is written.
-  void Append(Signal signal, const absl::Cord& request, Done done);
+  // A request that does not decode is refused with INVALID_ARGUMENT before anything is
+  // written; `checked` says the caller knows it decodes (a Telemetry's bytes: receivers
+  // scanned them), which saves scanning it again.
+  void Append(Signal signal, const absl::Cord& request, Done done, bool checked = false);
 
   TierStats hot_stats() const;
   const TieredStoreOptions& options() const { return options_; }

@@ -103,14 +103,16 @@ void TieredStorageExporter::Consume(TelemetryPtr data, Completion done) {
     std::move(done)(std::move(s));
     return;
   }
-  store->Append(signal, data->wire(),
-                [this, signal, items, data, done = std::move(done)](absl::Status s) mutable {
-                  if (!s.ok()) s = absl::Status(s.code(), absl::StrCat(id_, ": ", s.message()));
-                  metrics_.Record(signal, items, s);
-                  std::move(done)(std::move(s));
-                  absl::MutexLock lock(&mu_);
-                  --in_flight_;
-                });
+  store->Append(
+      signal, data->wire(),
+      [this, signal, items, data, done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) s = absl::Status(s.code(), absl::StrCat(id_, ": ", s.message()));
+        metrics_.Record(signal, items, s);
+        std::move(done)(std::move(s));
+        absl::MutexLock lock(&mu_);
+        --in_flight_;
+      },
+      /*checked=*/true);
 }
 
 storage::StoreReader* TieredStorageExporter::store_reader() { return store(); }
