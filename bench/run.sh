@@ -21,6 +21,8 @@
 #                                                none / gzip) -> a second otlpd (nop)
 #                        fwd-otlphttp-zstd,      ... -> otlphttp exporter (zstd / gzip)
 #                        fwd-otlphttp-gzip
+#                        hot-grpc, hot-http      receiver otlp -> tiered_storage (hot tier, fsync
+#                                                group commit): durable ingest
 #                        default-http,           the embedded default config (memory_limiter,
 #                        default-grpc            batch, file), ONE sequential client sending
 #                                                512-span requests (as an SDK's batch span
@@ -66,6 +68,7 @@ awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { exit !(d >= 2 && w >= 0) }' ||
 for mode in $MODES; do
   case $mode in
     grpc | http | http-json | fwd-otlp | fwd-otlp-gzip | fwd-otlphttp-zstd | fwd-otlphttp-gzip) ;;
+    hot-grpc | hot-http) ;;
     default-http | default-grpc) ;;
     *) die "unknown mode '$mode' in BENCH_MODES" ;;
   esac
@@ -170,6 +173,7 @@ exporter_yaml() {
     fwd-otlp-gzip) echo "otlp: {endpoint: 127.0.0.1:$UP_GRPC_PORT, tls: {insecure: true}, compression: gzip}" ;;
     fwd-otlphttp-zstd) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: zstd}" ;;
     fwd-otlphttp-gzip) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: gzip}" ;;
+    hot-*) echo "tiered_storage: {directory: $WORK/data/store, hot: {max_size: 64GiB}}" ;;
     *) echo "nop:" ;;
   esac
 }
@@ -264,8 +268,8 @@ run_load() {
     *) args+=(--concurrency "$CONCURRENCY") ;;
   esac
   case $mode in
-    grpc | fwd-* | default-grpc) args+=(--transport grpc --endpoint "127.0.0.1:$GRPC_PORT") ;;
-    http | default-http) args+=(--transport http --encoding proto --endpoint "127.0.0.1:$HTTP_PORT") ;;
+    grpc | fwd-* | default-grpc | hot-grpc) args+=(--transport grpc --endpoint "127.0.0.1:$GRPC_PORT") ;;
+    http | default-http | hot-http) args+=(--transport http --encoding proto --endpoint "127.0.0.1:$HTTP_PORT") ;;
     http-json) args+=(--transport http --encoding json --endpoint "127.0.0.1:$HTTP_PORT") ;;
   esac
   "${LOADGEN_PIN[@]}" "$LOADGEN" "${args[@]}" >"$WORK/loadgen.out" 2>"$WORK/loadgen.err" &
@@ -443,6 +447,8 @@ mode_label() {
     fwd-otlp-gzip) echo "gRPC -> otlp (gzip) -> otlpd" ;;
     fwd-otlphttp-zstd) echo "gRPC -> otlphttp (zstd) -> otlpd" ;;
     fwd-otlphttp-gzip) echo "gRPC -> otlphttp (gzip) -> otlpd" ;;
+    hot-grpc) echo "gRPC -> tiered_storage (hot, fsync group commit)" ;;
+    hot-http) echo "OTLP/HTTP protobuf -> tiered_storage (hot, fsync group commit)" ;;
     default-http) echo "default config, 1 sequential HTTP client, 512 spans/req" ;;
     default-grpc) echo "default config, 1 sequential gRPC client, 512 spans/req" ;;
   esac
