@@ -4,6 +4,7 @@
 #include <compare>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,6 +75,24 @@ struct LogStats {
   LogHealth health;
 };
 
+// What a read-only check of one segment file found (SegmentLog::CheckFile).
+struct SegmentFileCheck {
+  uint64_t records = 0;
+  uint64_t payload_bytes = 0;
+  uint64_t file_bytes = 0;
+  bool header_ok = false;
+  // Corrupt ranges followed by valid records: (offset, length) with why.
+  struct Problem {
+    uint64_t offset;
+    uint64_t length;
+    std::string what;
+  };
+  std::vector<Problem> problems;
+  // > 0: from here to the end nothing is a valid record. In the newest segment that is a
+  // torn tail (the write a crash interrupted, never acknowledged); anywhere else, damage.
+  uint64_t torn_tail_offset = 0;
+};
+
 // A crash-safe, append-only log of opaque records in segment files:
 //
 //   DIR/<segment number, 20 digits>.seg   16-byte file header, then records
@@ -96,6 +115,13 @@ class SegmentLog {
 
   static absl::StatusOr<std::unique_ptr<SegmentLog>> Open(std::string dir,
                                                           SegmentLogOptions options);
+  // Checks every record of a segment file without changing anything; `visit` (optional)
+  // sees each valid record's offset and payload. Errors only when the file can't be read.
+  static absl::StatusOr<SegmentFileCheck> CheckFile(
+      const std::string& path,
+      const std::function<void(uint64_t offset, std::string_view payload)>& visit = nullptr);
+  // The segment files of a log directory, oldest first.
+  static std::vector<std::string> SegmentFiles(const std::string& dir);
   // Syncs and completes every pending append, closes the files.
   ~SegmentLog();
   SegmentLog(const SegmentLog&) = delete;
