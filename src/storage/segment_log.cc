@@ -411,11 +411,9 @@ void SegmentLog::Append(const std::vector<absl::Cord>& records, AppendDone done)
         total_bytes_ += buf.size();
         appended_records_ += records.size();
         end = {seg->number, seg->size};
-        if (options_.durability == Durability::kFsync) {
-          if (waiters_.empty()) sync_cv_.Signal();
-          waiters_.push_back(Waiter{first, end, std::move(done)});
-          return;
-        }
+        if (waiters_.empty()) sync_cv_.Signal();
+        waiters_.push_back(Waiter{first, end, std::move(done)});
+        return;
       }
     }
   }
@@ -440,9 +438,12 @@ absl::StatusOr<LogPosition> SegmentLog::AppendAndWait(const std::vector<absl::Co
 }
 
 void SegmentLog::SyncLoop() {
+  const bool fsync_each = options_.durability == Durability::kFsync;
+  const absl::Duration interval = std::max(options_.group_commit_interval, absl::Milliseconds(1));
+  absl::Time next_periodic_sync = absl::Now() + interval;  // kBatch
   absl::MutexLock lock(&mu_);
   while (true) {
-    if (options_.durability == Durability::kFsync) {
+    if (fsync_each) {
       while (waiters_.empty() && !stopping_) sync_cv_.Wait(&mu_);
       if (waiters_.empty()) return;
       // Group commit: let appends arriving within the interval share this sync.
@@ -450,20 +451,27 @@ void SegmentLog::SyncLoop() {
         sync_cv_.WaitWithTimeout(&mu_, options_.group_commit_interval);
       }
     } else {
-      if (stopping_) return;
-      sync_cv_.WaitWithTimeout(&mu_,
-                               std::max(options_.group_commit_interval, absl::Milliseconds(1)));
-      if (options_.durability == Durability::kNone || stopping_) continue;
+      while (waiters_.empty() && !stopping_) {
+        if (options_.durability == Durability::kBatch) {
+          if (sync_cv_.WaitWithDeadline(&mu_, next_periodic_sync)) break;
+        } else {
+          sync_cv_.Wait(&mu_);
+        }
+      }
+      if (waiters_.empty() && stopping_) return;
     }
     std::deque<Waiter> batch;
     batch.swap(waiters_);
-    std::shared_ptr<Segment> active = segments_.rbegin()->second;
+    const bool sync_now = fsync_each || (options_.durability == Durability::kBatch &&
+                                         absl::Now() >= next_periodic_sync);
     absl::Status status = failed_;
-    if (status.ok()) {
+    if (status.ok() && sync_now) {
+      std::shared_ptr<Segment> active = segments_.rbegin()->second;
       mu_.Unlock();
       int rc = ::fdatasync(active->fd.get());
       int err = errno;
       mu_.Lock();
+      next_periodic_sync = absl::Now() + interval;
       if (rc != 0) {
         // After a failed fsync the kernel may have dropped the dirty pages: nothing written
         // since the last good sync can be trusted, so refuse until reopened (recovery).
@@ -473,6 +481,7 @@ void SegmentLog::SyncLoop() {
       }
     }
     if (batch.empty()) continue;
+    // Completions run here, one after another, in the order the records were written.
     mu_.Unlock();
     for (Waiter& w : batch) std::move(w.done)(status, w.first, w.end);
     mu_.Lock();

@@ -106,7 +106,8 @@ struct SegmentFileCheck {
 // checksum. Neither stops the log. Open never deletes a segment it cannot read.
 //
 // Append is thread-safe and ordered; its completion runs once the records are as durable
-// as `durability` asks, from the log's sync thread (or the caller's, for kBatch/kNone).
+// as `durability` asks, on the log's sync thread, in the order the records were written
+// (so a consumer of completions sees the log in order).
 // Segments are deleted once every registered reader's persisted cursor is past them.
 class SegmentLog {
  public:
@@ -188,7 +189,7 @@ class SegmentLog {
   // Corrupt ranges already quarantined, by (segment, offset): reported once.
   mutable std::map<LogPosition, uint64_t> quarantined_ ABSL_GUARDED_BY(mu_);
 
-  // Group commit: appends waiting for the sync thread (kFsync).
+  // Appends waiting for the sync thread to complete them (after a sync for kFsync).
   std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   absl::CondVar sync_cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "storage/crc32c.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace otlpd::storage {
 namespace {
@@ -454,6 +455,37 @@ TEST(SegmentLogTest, ConcurrentAppendersShareSyncsAndAllComplete) {
   reader.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(ReadAll(**log, (*log)->begin()).size(), 1600u);
+}
+
+TEST(SegmentLogTest, CompletionsRunInLogOrderInEveryMode) {
+  for (Durability d : {Durability::kFsync, Durability::kBatch, Durability::kNone}) {
+    TempDir dir;
+    auto log = SegmentLog::Open(dir.path(), SmallSegments(d));
+    ASSERT_TRUE(log.ok());
+    absl::Mutex mu;
+    std::vector<LogPosition> order;
+    std::atomic<int> pending{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (uint64_t i = 0; i < 100; ++i) {
+          pending++;
+          (*log)->Append({absl::Cord(Payload(t * 1000 + i))},
+                         [&](absl::Status s, LogPosition first, LogPosition) {
+                           EXPECT_TRUE(s.ok());
+                           absl::MutexLock l(&mu);
+                           order.push_back(first);
+                           pending--;
+                         });
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    ASSERT_TRUE(otlpd::testing::WaitUntil([&] { return pending.load() == 0; }, absl::Seconds(10)));
+    absl::MutexLock l(&mu);
+    ASSERT_EQ(order.size(), 400u);
+    EXPECT_TRUE(std::is_sorted(order.begin(), order.end())) << static_cast<int>(d);
+  }
 }
 
 // kill -9 at random moments while a child appends: every record whose append completed
