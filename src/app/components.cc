@@ -11,6 +11,7 @@
 #include "extensions/bearertokenauth/factory.h"
 #include "extensions/headers_setter/factory.h"
 #include "extensions/health_check/factory.h"
+#include "extensions/query/factory.h"
 #include "processors/batch/factory.h"
 #include "processors/memory_limiter/factory.h"
 #include "receivers/otlp/factory.h"
@@ -31,6 +32,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewTieredStorageExporterFactory());
 
   registry->Register(NewHealthCheckExtensionFactory());
+  registry->Register(NewQueryExtensionFactory());
   registry->Register(NewBearerTokenAuthExtensionFactory());
   registry->Register(NewBasicAuthExtensionFactory());
   registry->Register(NewHeadersSetterExtensionFactory());
