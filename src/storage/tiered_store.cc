@@ -1,26 +1,21 @@
 #include "storage/tiered_store.h"
 
-#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "core/otlp_wire.h"
 #include "storage/attribute_text.h"
+#include "storage/record_block.h"
+#include "storage/trace_block.h"
 
 namespace otlpd::storage {
 
 namespace {
-
-using opentelemetry::proto::logs::v1::LogsData;
-using opentelemetry::proto::metrics::v1::MetricsData;
-using opentelemetry::proto::trace::v1::TracesData;
 
 // A hot log record: [format u8 = 1][signal u8][receive time, unix ns, i64][OTLP request].
 constexpr uint8_t kRecordFormat = 1;
@@ -34,73 +29,125 @@ std::string RecordHeader(Signal signal, int64_t receive_ns) {
   return h;
 }
 
-template <class Request>
-std::unique_ptr<Request> Parse(std::string_view bytes) {
-  auto req = std::make_unique<Request>();
-  if (!req->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return nullptr;
-  return req;
-}
-
-// Words of a log body for word search: runs of letters and digits, lower-cased.
-std::vector<std::string> Words(std::string_view text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) {
-      cur.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-    } else if (!cur.empty()) {
-      out.push_back(std::move(cur));
-      cur.clear();
-    }
+bool ParseRecordHeader(std::string_view payload, Signal* signal, int64_t* receive_ns) {
+  if (payload.size() < kRecordHeader || payload[0] != static_cast<char>(kRecordFormat) ||
+      static_cast<uint8_t>(payload[1]) > 2) {
+    return false;
   }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
-}
-
-template <class Point>
-bool PointMatches(const Point& p, const MetricQuery& q,
-                  const opentelemetry::proto::resource::v1::Resource& resource) {
-  absl::Time t = absl::FromUnixNanos(static_cast<int64_t>(p.time_unix_nano()));
-  if (!q.time.Contains(t)) return false;
-  for (const auto& [k, v] : q.match) {
-    bool found = false;
-    for (const auto& kv : p.attributes()) {
-      if (kv.key() == k && AttributeText(kv.value()) == v) found = true;
-    }
-    for (const auto& kv : resource.attributes()) {
-      if (!found && kv.key() == k && AttributeText(kv.value()) == v) found = true;
-    }
-    if (!found) return false;
-  }
+  *signal = static_cast<Signal>(payload[1]);
+  std::memcpy(receive_ns, payload.data() + 2, 8);
   return true;
 }
 
-// Keeps only the points that match; false when none is left.
-template <class Points>
-bool FilterPoints(Points* points, const MetricQuery& q,
-                  const opentelemetry::proto::resource::v1::Resource& resource) {
-  int kept = 0;
-  for (int i = 0; i < points->size(); ++i) {
-    if (PointMatches(points->Get(i), q, resource)) points->SwapElements(i, kept++);
-  }
-  while (points->size() > kept) points->RemoveLast();
-  return kept > 0;
+LogPosition SourceEnd(const BlockMeta& m) {
+  return {m.source_log_segment(), m.source_log_offset()};
 }
+
+// What a migration step learns about the items of one signal while it builds a block.
+struct StepSummary {
+  int64_t min_time = INT64_MAX, max_time = INT64_MIN;
+  int64_t min_receive = INT64_MAX, max_receive = INT64_MIN;
+  uint64_t items = 0;
+  uint64_t input_bytes = 0;
+  std::set<std::string> services;
+  std::set<std::string> metric_names;
+
+  void Time(uint64_t t) {
+    min_time = std::min(min_time, static_cast<int64_t>(t));
+    max_time = std::max(max_time, static_cast<int64_t>(t));
+  }
+  void Receive(int64_t ns, size_t bytes) {
+    min_receive = std::min(min_receive, ns);
+    max_receive = std::max(max_receive, ns);
+    input_bytes += bytes;
+  }
+  void Fill(BlockMeta* m) const {
+    m->set_min_time_unix_nano(min_time);
+    m->set_max_time_unix_nano(max_time);
+    m->set_min_receive_unix_nano(min_receive);
+    m->set_max_receive_unix_nano(max_receive);
+    m->set_items(items);
+    m->set_input_bytes(input_bytes);
+    for (const std::string& s : services) m->add_services(s);
+    for (const std::string& n : metric_names) m->add_metric_names(n);
+  }
+};
+
+template <class Points>
+void PointTimes(const Points& points, StepSummary* sum) {
+  for (const auto& p : points) {
+    sum->Time(p.time_unix_nano());
+    sum->items++;
+  }
+}
+
+void SummarizeMetrics(const HotIndex::MetricsRequest& req, StepSummary* sum) {
+  using opentelemetry::proto::metrics::v1::Metric;
+  for (const auto& rm : req.resource_metrics()) {
+    sum->services.insert(ServiceName(rm.resource()));
+    for (const auto& sm : rm.scope_metrics()) {
+      for (const Metric& m : sm.metrics()) {
+        sum->metric_names.insert(m.name());
+        switch (m.data_case()) {
+          case Metric::kGauge:
+            PointTimes(m.gauge().data_points(), sum);
+            break;
+          case Metric::kSum:
+            PointTimes(m.sum().data_points(), sum);
+            break;
+          case Metric::kHistogram:
+            PointTimes(m.histogram().data_points(), sum);
+            break;
+          case Metric::kExponentialHistogram:
+            PointTimes(m.exponential_histogram().data_points(), sum);
+            break;
+          case Metric::kSummary:
+            PointTimes(m.summary().data_points(), sum);
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  }
+}
+
+void SummarizeLogs(const HotIndex::LogsRequest& req, StepSummary* sum) {
+  for (const auto& rl : req.resource_logs()) {
+    sum->services.insert(ServiceName(rl.resource()));
+    for (const auto& sl : rl.scope_logs()) {
+      for (const auto& lr : sl.log_records()) {
+        sum->Time(lr.time_unix_nano() != 0 ? lr.time_unix_nano() : lr.observed_time_unix_nano());
+        sum->items++;
+      }
+    }
+  }
+}
+
+constexpr uint64_t kReaderCacheBytes = uint64_t{256} << 20;
 
 }  // namespace
 
 TieredStore::TieredStore(TieredStoreOptions options) : options_(std::move(options)) {}
 
-TieredStore::~TieredStore() = default;
+TieredStore::~TieredStore() {
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stopping_ = true;
+  }
+  if (lifecycle_.joinable()) lifecycle_.join();
+}
 
 absl::StatusOr<std::unique_ptr<TieredStore>> TieredStore::Open(TieredStoreOptions options) {
   if (options.directory.empty()) return absl::InvalidArgumentError("directory must be set");
   std::unique_ptr<TieredStore> store(new TieredStore(std::move(options)));
   if (absl::Status s = store->Recover(); !s.ok()) return s;
+  store->lifecycle_ = std::thread([s = store.get()] { s->LifecycleLoop(); });
   return store;
 }
 
 absl::Status TieredStore::Recover() {
+  const absl::Time started = absl::Now();
   SegmentLogOptions lo;
   lo.segment_bytes = options_.hot.segment_bytes;
   lo.durability = options_.hot.durability;
@@ -110,33 +157,57 @@ absl::Status TieredStore::Recover() {
       SegmentLog::Open(options_.directory + "/hot", lo);
   if (!log.ok()) return log.status();
   log_ = std::move(*log);
-  // Everything from the oldest record still in the tier on is indexed again.
-  absl::StatusOr<LogPosition> from = log_->RegisterReader("warm");
-  if (!from.ok()) return from.status();
-  const absl::Time started = absl::Now();
-  LogPosition pos = *from;
+  absl::StatusOr<std::unique_ptr<BlockDir>> warm = BlockDir::Open(options_.directory + "/warm");
+  if (!warm.ok()) return warm.status();
+  warm_ = std::move(*warm);
+  warm_quarantined_ = warm_->problems().size();
+
+  // Blocks of a migration step are kept only when the whole step is there; the newest
+  // complete step says where the hot log's unmigrated data starts.
+  std::map<LogPosition, std::vector<BlockMeta>> steps;
+  for (BlockMeta& m : warm_->List()) steps[SourceEnd(m)].push_back(std::move(m));
+  absl::StatusOr<LogPosition> cursor = log_->RegisterReader("warm");
+  if (!cursor.ok()) return cursor.status();
+  LogPosition from = *cursor;
+  absl::MutexLock lock(&mu_);
+  for (auto& [end, blocks] : steps) {
+    if (blocks.size() < blocks.front().step_blocks()) {
+      spdlog::warn(
+          "tiered storage {}: dropping {} block(s) of a migration step a crash cut "
+          "short (their data is still in the hot log)",
+          options_.directory, blocks.size());
+      for (const BlockMeta& m : blocks) {
+        if (absl::Status s = warm_->Delete(m.id()); !s.ok()) return s;
+      }
+      continue;
+    }
+    from = std::max(from, end);
+    for (BlockMeta& m : blocks) warm_blocks_[m.id()] = std::move(m);
+  }
+  if (from != *cursor) {
+    // A step finished writing its blocks but died before moving the cursor: finish it.
+    if (absl::Status s = log_->CommitCursor("warm", from); !s.ok()) return s;
+  }
+
   std::vector<LogRecord> batch;
   uint64_t skipped = 0;
-  absl::MutexLock lock(&mu_);
+  LogPosition pos = from;
   while (true) {
     batch.clear();
     LogPosition next;
     if (absl::Status s = log_->Read(pos, 256, 64 << 20, &batch, &next); !s.ok()) return s;
     if (batch.empty()) break;
     for (const LogRecord& r : batch) {
-      if (r.payload.size() < kRecordHeader || r.payload[0] != static_cast<char>(kRecordFormat) ||
-          static_cast<uint8_t>(r.payload[1]) > 2) {
+      Signal signal;
+      int64_t receive_ns;
+      std::string_view request =
+          std::string_view(r.payload).substr(std::min(kRecordHeader, r.payload.size()));
+      if (!ParseRecordHeader(r.payload, &signal, &receive_ns) ||
+          !ScanOtlpRequest(signal, request).ok()) {
         ++skipped;
         continue;
       }
-      Signal signal = static_cast<Signal>(r.payload[1]);
-      int64_t receive_ns;
-      std::memcpy(&receive_ns, r.payload.data() + 2, 8);
-      std::string_view request = std::string_view(r.payload).substr(kRecordHeader);
-      if (!ScanOtlpRequest(signal, request).ok() ||
-          !IndexRecord(signal, receive_ns, request, r.position, r.payload.size()).ok()) {
-        ++skipped;
-      }
+      IndexRecord(signal, receive_ns, request, r.position, r.next, r.payload.size());
     }
     pos = next;
   }
@@ -145,15 +216,15 @@ absl::Status TieredStore::Recover() {
                   options_.directory, skipped);
   }
   spdlog::info(
-      "tiered storage {}: hot tier ready with {} spans, {} log records, {} points "
-      "in {} ms",
-      options_.directory, index_.spans(), index_.log_records(), index_.metric_points(),
-      absl::ToInt64Milliseconds(absl::Now() - started));
+      "tiered storage {}: ready in {} ms: hot {} spans, {} log records, {} points; "
+      "warm {} blocks",
+      options_.directory, absl::ToInt64Milliseconds(absl::Now() - started), index_.spans(),
+      index_.log_records(), index_.metric_points(), warm_blocks_.size());
   return absl::OkStatus();
 }
 
-absl::Status TieredStore::IndexRecord(Signal signal, int64_t receive_ns, std::string_view request,
-                                      LogPosition position, size_t bytes) {
+void TieredStore::IndexRecord(Signal signal, int64_t receive_ns, std::string_view request,
+                              LogPosition position, LogPosition next, size_t bytes) {
   const uint64_t number = first_record_ + records_.size();
   switch (signal) {
     case Signal::kTraces:
@@ -166,8 +237,7 @@ absl::Status TieredStore::IndexRecord(Signal signal, int64_t receive_ns, std::st
       index_.AddMetrics(number, request);
       break;
   }
-  records_.push_back({position, receive_ns, static_cast<uint32_t>(bytes)});
-  return absl::OkStatus();
+  records_.push_back({position, next, receive_ns, static_cast<uint32_t>(bytes), signal});
 }
 
 void TieredStore::Append(Signal signal, const absl::Cord& request, Done done, bool checked) {
@@ -178,8 +248,6 @@ void TieredStore::Append(Signal signal, const absl::Cord& request, Done done, bo
   record->reserve(kRecordHeader + request.size());
   for (absl::string_view chunk : request.Chunks()) record->append(chunk.data(), chunk.size());
   const std::string_view wire = std::string_view(*record).substr(kRecordHeader);
-  // Refuse what would not decode before anything is written (the receivers checked it
-  // already; this store is also a library with other callers).
   if (!checked) {
     if (absl::StatusOr<WireScan> scan = ScanOtlpRequest(signal, wire); !scan.ok()) {
       std::move(done)(absl::InvalidArgumentError(
@@ -189,12 +257,13 @@ void TieredStore::Append(Signal signal, const absl::Cord& request, Done done, bo
   }
   absl::Cord payload =
       absl::MakeCordFromExternal(absl::string_view(record->data(), record->size()), [record] {});
+  // Completions come in log order (SegmentLog), so records_ stays in log order.
   log_->Append({std::move(payload)},
                [this, signal, receive_ns, record, wire, done = std::move(done)](
-                   absl::Status status, LogPosition first, LogPosition) mutable {
+                   absl::Status status, LogPosition first, LogPosition end) mutable {
                  if (status.ok()) {
                    absl::MutexLock lock(&mu_);
-                   status = IndexRecord(signal, receive_ns, wire, first, record->size());
+                   IndexRecord(signal, receive_ns, wire, first, end, record->size());
                  }
                  std::move(done)(std::move(status));
                });
@@ -204,13 +273,43 @@ TierStats TieredStore::hot_stats() const {
   TierStats st;
   LogStats ls = log_->stats();
   st.bytes = ls.bytes;
+  st.blocks = ls.segments;
   st.health = ls.health;
+  st.quarantined = ls.health.quarantined_records;
   absl::ReaderMutexLock lock(&mu_);
   st.spans = index_.spans();
   st.log_records = index_.log_records();
   st.metric_points = index_.metric_points();
   st.records = records_.size();
-  if (!records_.empty()) st.oldest = absl::FromUnixNanos(records_.front().receive_ns);
+  if (!records_.empty()) {
+    st.oldest = absl::FromUnixNanos(records_.front().receive_ns);
+    st.migration_lag =
+        std::max(absl::ZeroDuration(), absl::Now() - st.oldest - options_.hot.max_age);
+  }
+  return st;
+}
+
+TierStats TieredStore::warm_stats() const {
+  TierStats st;
+  st.expired_items = warm_expired_.load();
+  st.quarantined = warm_quarantined_.load();
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [id, m] : warm_blocks_) {
+    st.bytes += m.block_bytes();
+    st.blocks++;
+    switch (static_cast<Signal>(m.signal())) {
+      case Signal::kTraces:
+        st.spans += m.items();
+        break;
+      case Signal::kLogs:
+        st.log_records += m.items();
+        break;
+      case Signal::kMetrics:
+        st.metric_points += m.items();
+        break;
+    }
+    st.oldest = std::min(st.oldest, absl::FromUnixNanos(m.min_receive_unix_nano()));
+  }
   return st;
 }
 
@@ -228,203 +327,274 @@ absl::StatusOr<TieredStore::StoredRecord> TieredStore::ReadRecord(LogPosition po
   std::vector<LogRecord> recs;
   LogPosition next;
   if (absl::Status s = log_->Read(position, 1, 1, &recs, &next); !s.ok()) return s;
-  if (recs.empty() || recs[0].position != position || recs[0].payload.size() < kRecordHeader) {
+  StoredRecord out;
+  if (recs.empty() || recs[0].position != position ||
+      !ParseRecordHeader(recs[0].payload, &out.signal, &out.receive_ns)) {
     return absl::DataLossError(
         absl::StrCat("hot log record at ", position.ToString(), " is damaged"));
   }
-  StoredRecord out;
-  out.signal = static_cast<Signal>(recs[0].payload[1]);
-  std::memcpy(&out.receive_ns, recs[0].payload.data() + 2, 8);
   out.request = recs[0].payload.substr(kRecordHeader);
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> TieredStore::Services() {
-  absl::ReaderMutexLock lock(&mu_);
-  return index_.Services();
+TieredStore::Snapshot TieredStore::TakeSnapshot() const {
+  Snapshot s;
+  for (auto it = warm_blocks_.rbegin(); it != warm_blocks_.rend(); ++it) {
+    s.warm.push_back(it->second);
+  }
+  return s;
 }
 
-absl::StatusOr<std::vector<Operation>> TieredStore::Operations(const std::string& service,
-                                                               const std::string& span_kind) {
-  absl::ReaderMutexLock lock(&mu_);
-  return index_.Operations(service, span_kind);
+// --- lifecycle -------------------------------------------------------------------------
+
+void TieredStore::LifecycleLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&stop_mu_);
+      if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.lifecycle_interval)) {
+        return;
+      }
+    }
+    absl::StatusOr<size_t> moved = RunLifecycle();
+    if (!moved.ok()) {
+      spdlog::error("tiered storage {}: lifecycle: {}", options_.directory,
+                    moved.status().ToString());
+    }
+  }
 }
 
-absl::StatusOr<std::vector<TraceId>> TieredStore::FindTraces(const TraceQuery& query) {
-  std::vector<std::pair<TraceId, int64_t>> found;
+absl::StatusOr<size_t> TieredStore::RunLifecycle() {
+  absl::MutexLock lock(&lifecycle_mu_);
+  size_t total = 0;
+  // Bounded: a pass moves at most a few blocks' worth, the next pass goes on.
+  for (int i = 0; i < 16; ++i) {
+    absl::StatusOr<size_t> moved = MigrateOnce();
+    if (!moved.ok()) return moved.status();
+    if (*moved == 0) break;
+    total += *moved;
+  }
+  if (absl::Status s = EnforceWarmBudgets(); !s.ok()) return s;
+  return total;
+}
+
+absl::StatusOr<size_t> TieredStore::MigrateOnce() {
+  std::vector<RecordRef> take;
   {
     absl::ReaderMutexLock lock(&mu_);
-    found = index_.FindTraces(query);
+    if (records_.empty()) return 0;
+    const int64_t cutoff = absl::ToUnixNanos(absl::Now() - options_.hot.max_age);
+    const uint64_t hot_bytes = log_->stats().bytes;
+    const uint64_t budget = options_.hot.max_size;
+    const uint64_t must_free = hot_bytes > budget / 4 * 3 ? hot_bytes - budget / 2 : 0;
+    const int64_t window =
+        std::max<int64_t>(1, absl::ToInt64Nanoseconds(options_.warm.block_window));
+    const int64_t first_window = records_.front().receive_ns / window;
+    uint64_t input = 0;
+    for (const RecordRef& r : records_) {
+      if (r.receive_ns >= cutoff && input >= must_free) break;
+      if (r.receive_ns / window != first_window && r.receive_ns >= cutoff - window) break;
+      if (!take.empty() && input + r.bytes > options_.warm.max_block_input) break;
+      take.push_back(r);
+      input += r.bytes;
+    }
   }
-  std::vector<TraceId> out;
-  for (const auto& [id, t] : found) out.push_back(id);
-  return out;
+  if (take.empty()) return 0;
+  const LogPosition end = take.back().next;
+
+  TraceBlockBuilder traces;
+  RecordBlockBuilder logs, metrics;
+  StepSummary trace_sum, log_sum, metric_sum;
+  uint64_t damaged = 0;
+  for (const RecordRef& r : take) {
+    absl::StatusOr<StoredRecord> rec = ReadRecord(r.position);
+    if (!rec.ok()) {
+      ++damaged;  // quarantined and counted by the log
+      continue;
+    }
+    switch (rec->signal) {
+      case Signal::kTraces: {
+        HotIndex::TracesRequest req;
+        if (!req.ParseFromString(rec->request)) {
+          ++damaged;
+          break;
+        }
+        trace_sum.Receive(rec->receive_ns, rec->request.size());
+        for (const auto& rs : req.resource_spans()) {
+          trace_sum.services.insert(ServiceName(rs.resource()));
+          for (const auto& ss : rs.scope_spans()) {
+            for (const auto& span : ss.spans()) {
+              trace_sum.Time(span.start_time_unix_nano());
+              trace_sum.Time(span.end_time_unix_nano());
+              trace_sum.items++;
+            }
+          }
+          traces.Add(rs);
+        }
+        break;
+      }
+      case Signal::kLogs: {
+        HotIndex::LogsRequest req;
+        if (!req.ParseFromString(rec->request)) {
+          ++damaged;
+          break;
+        }
+        log_sum.Receive(rec->receive_ns, rec->request.size());
+        SummarizeLogs(req, &log_sum);
+        logs.Add(Signal::kLogs, rec->receive_ns, rec->request);
+        break;
+      }
+      case Signal::kMetrics: {
+        HotIndex::MetricsRequest req;
+        if (!req.ParseFromString(rec->request)) {
+          ++damaged;
+          break;
+        }
+        metric_sum.Receive(rec->receive_ns, rec->request.size());
+        SummarizeMetrics(req, &metric_sum);
+        metrics.Add(Signal::kMetrics, rec->receive_ns, rec->request);
+        break;
+      }
+    }
+  }
+  if (damaged > 0) {
+    spdlog::error("tiered storage {}: {} damaged hot records left out of migration",
+                  options_.directory, damaged);
+  }
+
+  struct Pending {
+    BlockMeta meta;
+    std::string bytes;
+  };
+  std::vector<Pending> blocks;
+  const int level = options_.warm.compression_level;
+  if (traces.span_count() > 0) {
+    TraceBlockMeta tm;
+    absl::StatusOr<std::string> bytes = traces.Finish(level, &tm);
+    if (!bytes.ok()) return bytes.status();
+    Pending p;
+    p.meta.set_signal(static_cast<uint32_t>(Signal::kTraces));
+    p.meta.set_format("trace_block");
+    p.meta.set_format_meta(tm.Encode());
+    trace_sum.Fill(&p.meta);
+    p.bytes = *std::move(bytes);
+    blocks.push_back(std::move(p));
+  }
+  for (auto [builder, sum, signal] :
+       {std::tuple{&logs, &log_sum, Signal::kLogs}, {&metrics, &metric_sum, Signal::kMetrics}}) {
+    if (builder->count() == 0) continue;
+    absl::StatusOr<std::string> bytes = builder->Finish(level);
+    if (!bytes.ok()) return bytes.status();
+    Pending p;
+    p.meta.set_signal(static_cast<uint32_t>(signal));
+    p.meta.set_format("record_block");
+    sum->Fill(&p.meta);
+    p.bytes = *std::move(bytes);
+    blocks.push_back(std::move(p));
+  }
+
+  std::vector<BlockMeta> written;
+  for (Pending& p : blocks) {
+    p.meta.set_source_log_segment(end.segment);
+    p.meta.set_source_log_offset(end.offset);
+    p.meta.set_step_blocks(static_cast<uint32_t>(blocks.size()));
+    absl::StatusOr<BlockMeta> meta = warm_->Write(std::move(p.meta), p.bytes);
+    if (!meta.ok()) {
+      for (const BlockMeta& w : written) (void)warm_->Delete(w.id());
+      return meta.status();
+    }
+    written.push_back(*std::move(meta));
+  }
+  {
+    // Visible in warm and gone from hot in one step for queries.
+    absl::MutexLock lock(&mu_);
+    for (const BlockMeta& m : written) warm_blocks_[m.id()] = m;
+    first_record_ += take.size();
+    records_.erase(records_.begin(), records_.begin() + static_cast<ptrdiff_t>(take.size()));
+    index_.DropBefore(first_record_);
+  }
+  if (absl::Status s = log_->CommitCursor("warm", end); !s.ok()) return s;
+  return take.size();
 }
 
-absl::StatusOr<std::optional<TracesData>> TieredStore::GetTrace(const TraceId& id) {
-  std::vector<LogPosition> positions;
+absl::Status TieredStore::EnforceWarmBudgets() {
+  const WarmTierOptions& w = options_.warm;
+  if (w.max_size == 0 && w.retention <= absl::ZeroDuration()) return absl::OkStatus();
+  std::vector<BlockMeta> doomed;
   {
     absl::ReaderMutexLock lock(&mu_);
-    positions = Positions(index_.TraceRecords(id));
+    uint64_t bytes = 0;
+    for (const auto& [id, m] : warm_blocks_) bytes += m.block_bytes();
+    const int64_t cutoff = w.retention > absl::ZeroDuration()
+                               ? absl::ToUnixNanos(absl::Now() - w.retention)
+                               : INT64_MIN;
+    for (const auto& [id, m] : warm_blocks_) {  // oldest first
+      bool expired = m.max_receive_unix_nano() < cutoff;
+      bool over = w.max_size > 0 && bytes > w.max_size;
+      if (!expired && !over) continue;
+      bytes -= m.block_bytes();
+      doomed.push_back(m);
+    }
   }
-  if (positions.empty()) return std::nullopt;
-  TracesData out;
-  const std::string want(reinterpret_cast<const char*>(id.data()), id.size());
-  for (LogPosition p : positions) {
-    absl::StatusOr<StoredRecord> rec = ReadRecord(p);
-    if (!rec.ok()) return rec.status();
-    auto req = Parse<HotIndex::TracesRequest>(rec->request);
-    if (req == nullptr) return absl::DataLossError("undecodable traces record");
-    for (auto& rs : *req->mutable_resource_spans()) {
-      opentelemetry::proto::trace::v1::ResourceSpans* kept = nullptr;
-      for (auto& ss : *rs.mutable_scope_spans()) {
-        opentelemetry::proto::trace::v1::ScopeSpans* kept_scope = nullptr;
-        for (auto& span : *ss.mutable_spans()) {
-          if (span.trace_id() != want) continue;
-          if (kept == nullptr) {
-            kept = out.add_resource_spans();
-            *kept->mutable_resource() = rs.resource();
-            kept->set_schema_url(rs.schema_url());
-          }
-          if (kept_scope == nullptr) {
-            kept_scope = kept->add_scope_spans();
-            *kept_scope->mutable_scope() = ss.scope();
-            kept_scope->set_schema_url(ss.schema_url());
-          }
-          *kept_scope->add_spans() = std::move(span);
+  for (const BlockMeta& m : doomed) {
+    {
+      absl::MutexLock lock(&mu_);
+      warm_blocks_.erase(m.id());
+    }
+    {
+      absl::MutexLock lock(&cache_mu_);
+      for (auto it = readers_.begin(); it != readers_.end(); ++it) {
+        if (it->id == m.id()) {
+          reader_bytes_ -= it->bytes;
+          readers_.erase(it);
+          break;
         }
       }
     }
+    if (absl::Status s = warm_->Delete(m.id()); !s.ok()) return s;
+    warm_expired_ += m.items();
+    spdlog::info("tiered storage {}: deleted warm block {} ({} items) by retention/size budget",
+                 options_.directory, m.id(), m.items());
   }
-  if (out.resource_spans_size() == 0) return std::nullopt;
-  return out;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<DependencyLink>> TieredStore::Dependencies(const TimeRange& time) {
-  std::map<std::pair<std::string, std::string>, uint64_t> calls;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    index_.Dependencies(time, &calls);
+absl::StatusOr<std::string> TieredStore::ReadBlock(const BlockMeta& meta) const {
+  absl::StatusOr<std::string> bytes = warm_->Read(meta.id());
+  if (bytes.status().code() == absl::StatusCode::kDataLoss) {
+    warm_quarantined_++;
+    spdlog::error("tiered storage {}: {}; block skipped", options_.directory,
+                  bytes.status().ToString());
   }
-  std::vector<DependencyLink> out;
-  for (const auto& [k, n] : calls) out.push_back({k.first, k.second, n});
-  return out;
+  return bytes;
 }
 
-absl::StatusOr<LogsData> TieredStore::FindLogs(const LogQuery& query) {
-  std::vector<std::pair<uint64_t, uint32_t>> candidates;
-  std::map<uint64_t, LogPosition> positions;
+absl::StatusOr<std::shared_ptr<const TraceBlockReader>> TieredStore::TraceReader(
+    const BlockMeta& meta) const {
   {
-    absl::ReaderMutexLock lock(&mu_);
-    candidates = index_.FindLogs(query);
-    for (const auto& [r, i] : candidates) {
-      if (positions.count(r) == 0 && r >= first_record_ && r - first_record_ < records_.size()) {
-        positions[r] = records_[r - first_record_].position;
+    absl::MutexLock lock(&cache_mu_);
+    for (auto it = readers_.begin(); it != readers_.end(); ++it) {
+      if (it->id == meta.id()) {
+        readers_.splice(readers_.end(), readers_, it);  // most recently used last
+        return readers_.back().reader;
       }
     }
   }
-  std::vector<std::string> words;
-  for (const std::string& w : query.words) {
-    for (std::string& part : Words(w)) words.push_back(std::move(part));
+  absl::StatusOr<std::string> bytes = ReadBlock(meta);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<TraceBlockReader> reader = TraceBlockReader::Open(*std::move(bytes));
+  if (!reader.ok()) {
+    warm_quarantined_++;
+    return reader.status();
   }
-  LogsData out;
-  size_t found = 0;
-  uint64_t current = UINT64_MAX;
-  std::unique_ptr<HotIndex::LogsRequest> req;
-  std::vector<std::pair<const opentelemetry::proto::logs::v1::ResourceLogs*,
-                        const opentelemetry::proto::logs::v1::ScopeLogs*>>
-      owners;
-  std::vector<const opentelemetry::proto::logs::v1::LogRecord*> flat;
-  for (const auto& [record, index] : candidates) {
-    if (found >= query.limit) break;
-    auto pos = positions.find(record);
-    if (pos == positions.end()) continue;
-    if (record != current) {
-      absl::StatusOr<StoredRecord> rec = ReadRecord(pos->second);
-      if (!rec.ok()) return rec.status();
-      req = Parse<HotIndex::LogsRequest>(rec->request);
-      if (req == nullptr) return absl::DataLossError("undecodable logs record");
-      current = record;
-      owners.clear();
-      flat.clear();
-      for (const auto& rl : req->resource_logs()) {
-        for (const auto& sl : rl.scope_logs()) {
-          for (const auto& lr : sl.log_records()) {
-            owners.emplace_back(&rl, &sl);
-            flat.push_back(&lr);
-          }
-        }
-      }
-    }
-    if (index >= flat.size()) continue;
-    const auto& lr = *flat[index];
-    if (!words.empty()) {
-      std::vector<std::string> body = Words(AttributeText(lr.body()));
-      absl::flat_hash_set<std::string> have(body.begin(), body.end());
-      bool all = true;
-      for (const std::string& w : words) all = all && have.count(w) > 0;
-      if (!all) continue;
-    }
-    auto* rl = out.add_resource_logs();
-    *rl->mutable_resource() = owners[index].first->resource();
-    auto* sl = rl->add_scope_logs();
-    *sl->mutable_scope() = owners[index].second->scope();
-    *sl->add_log_records() = lr;
-    ++found;
+  auto shared = std::make_shared<const TraceBlockReader>(*std::move(reader));
+  absl::MutexLock lock(&cache_mu_);
+  readers_.push_back({meta.id(), meta.block_bytes(), shared});
+  reader_bytes_ += meta.block_bytes();
+  while (reader_bytes_ > kReaderCacheBytes && readers_.size() > 1) {
+    reader_bytes_ -= readers_.front().bytes;
+    readers_.pop_front();
   }
-  return out;
-}
-
-absl::StatusOr<MetricsData> TieredStore::FindMetrics(const MetricQuery& query) {
-  using opentelemetry::proto::metrics::v1::Metric;
-  std::vector<LogPosition> positions;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    positions = Positions(index_.MetricRecords(query.name, query.time));
-  }
-  MetricsData out;
-  for (LogPosition p : positions) {
-    absl::StatusOr<StoredRecord> rec = ReadRecord(p);
-    if (!rec.ok()) return rec.status();
-    auto req = Parse<HotIndex::MetricsRequest>(rec->request);
-    if (req == nullptr) return absl::DataLossError("undecodable metrics record");
-    for (auto& rm : *req->mutable_resource_metrics()) {
-      for (auto& sm : *rm.mutable_scope_metrics()) {
-        for (auto& m : *sm.mutable_metrics()) {
-          if (m.name() != query.name) continue;
-          bool any = false;
-          switch (m.data_case()) {
-            case Metric::kGauge:
-              any = FilterPoints(m.mutable_gauge()->mutable_data_points(), query, rm.resource());
-              break;
-            case Metric::kSum:
-              any = FilterPoints(m.mutable_sum()->mutable_data_points(), query, rm.resource());
-              break;
-            case Metric::kHistogram:
-              any =
-                  FilterPoints(m.mutable_histogram()->mutable_data_points(), query, rm.resource());
-              break;
-            case Metric::kExponentialHistogram:
-              any = FilterPoints(m.mutable_exponential_histogram()->mutable_data_points(), query,
-                                 rm.resource());
-              break;
-            case Metric::kSummary:
-              any = FilterPoints(m.mutable_summary()->mutable_data_points(), query, rm.resource());
-              break;
-            default:
-              break;
-          }
-          if (!any) continue;
-          auto* orm = out.add_resource_metrics();
-          *orm->mutable_resource() = rm.resource();
-          auto* osm = orm->add_scope_metrics();
-          *osm->mutable_scope() = sm.scope();
-          *osm->add_metrics() = std::move(m);
-        }
-      }
-    }
-  }
-  return out;
+  return shared;
 }
 
 }  // namespace otlpd::storage

@@ -1,9 +1,14 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <list>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -12,44 +17,72 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/signal.h"
+#include "storage/block_dir.h"
 #include "storage/hot_index.h"
 #include "storage/segment_log.h"
 #include "storage/store_reader.h"
 
 namespace otlpd::storage {
 
+class TraceBlockReader;
+
 struct HotTierOptions {
-  // Data older than this, or past this many bytes of log, leaves the tier. Until it can
-  // (the warm tier takes it), appends past max_size are refused retryably.
-  absl::Duration max_age = absl::Minutes(15);
-  uint64_t max_size = uint64_t{256} << 20;
+  // Data leaves the tier (for warm) once older than this, or sooner while the log holds
+  // more than 3/4 of max_size. Appends past max_size are refused retryably.
+  absl::Duration max_age = absl::Minutes(5);
+  uint64_t max_size = uint64_t{512} << 20;
   Durability durability = Durability::kFsync;
   absl::Duration group_commit_interval = absl::Milliseconds(2);
-  uint64_t segment_bytes = uint64_t{32} << 20;
+  uint64_t segment_bytes = uint64_t{64} << 20;
+};
+
+struct WarmTierOptions {
+  // A block holds data received within one window of this length (and at most
+  // max_block_input bytes of OTLP).
+  absl::Duration block_window = absl::Minutes(10);
+  int compression_level = 3;
+  // Past these the oldest blocks are deleted (counted in expired items). 0 = no limit.
+  uint64_t max_size = 0;
+  absl::Duration retention = absl::ZeroDuration();
+  uint64_t max_block_input = uint64_t{256} << 20;
 };
 
 struct TieredStoreOptions {
-  std::string directory;  // the hot tier's log is directory/hot
+  std::string directory;  // hot/ (the log) and warm/ (blocks) inside
   HotTierOptions hot;
+  WarmTierOptions warm;
+  // How often the lifecycle looks for work (migration, retention).
+  absl::Duration lifecycle_interval = absl::Seconds(1);
 };
 
 struct TierStats {
   uint64_t bytes = 0;
+  uint64_t blocks = 0;  // warm: blocks; hot: segment files
   uint64_t spans = 0;
   uint64_t log_records = 0;
   uint64_t metric_points = 0;
-  uint64_t records = 0;                        // OTLP requests
+  uint64_t records = 0;                        // hot: OTLP requests held
   absl::Time oldest = absl::InfiniteFuture();  // receive time of the oldest data held
-  LogHealth health;
+  uint64_t quarantined = 0;                    // corrupt records or blocks set aside
+  uint64_t expired_items = 0;                  // deleted by retention or size budget
+  // How far the tier is behind moving its data on: the oldest item's age past the age at
+  // which it should have left (0 when on time).
+  absl::Duration migration_lag = absl::ZeroDuration();
+  LogHealth health;  // hot only
 };
 
-// The store behind the tiered_storage exporter and the query extension: OTLP requests of
-// all three signals, appended durably to the hot tier's segment log and indexed in memory
-// (HotIndex); queries read the records they need back from the log. Opening replays the
-// log into the index, so whatever an append acknowledged is found again after kill -9.
+// The store behind the tiered_storage exporter and the query extension. OTLP requests of
+// all three signals are appended durably to the hot tier's segment log and indexed in
+// memory (HotIndex); a lifecycle thread moves the oldest hot data into immutable warm
+// blocks (traces as columnar TraceBlocks, logs and metrics as RecordBlocks) and deletes
+// warm blocks past retention or budget. Queries read across both tiers.
 //
-// Thread-safe: appends and queries run concurrently; a query sees every append that
-// completed before it started.
+// Crash safety: an append is acknowledged once in the log (synced per durability). A
+// migration step writes its blocks (visible once their meta is written), then - under the
+// lock queries take - drops the data from the hot index, then advances the log's "warm"
+// cursor, which deletes the passed segments. Recovery replays the log from the newest
+// position any complete step covers, and drops the blocks of an incomplete step, so
+// after kill -9 at any point every acknowledged item is in exactly one tier.
 class TieredStore final : public StoreReader {
  public:
   using Done = absl::AnyInvocable<void(absl::Status) &&>;
@@ -64,7 +97,12 @@ class TieredStore final : public StoreReader {
   // scanned them), which saves scanning it again.
   void Append(Signal signal, const absl::Cord& request, Done done, bool checked = false);
 
+  // Runs one lifecycle pass now (migration and retention); the background thread does the
+  // same every lifecycle_interval. Returns how many hot records moved.
+  absl::StatusOr<size_t> RunLifecycle();
+
   TierStats hot_stats() const;
+  TierStats warm_stats() const;
   const TieredStoreOptions& options() const { return options_; }
 
   // StoreReader
@@ -82,8 +120,10 @@ class TieredStore final : public StoreReader {
  private:
   struct RecordRef {
     LogPosition position;
+    LogPosition next;  // where the record after it starts
     int64_t receive_ns;
     uint32_t bytes;
+    Signal signal;
   };
   // A record read back from the log.
   struct StoredRecord {
@@ -91,23 +131,62 @@ class TieredStore final : public StoreReader {
     int64_t receive_ns;
     std::string request;  // OTLP protobuf
   };
+  // What a query sees of the tiers, taken under mu_: consistent with the hot index.
+  struct Snapshot {
+    std::vector<BlockMeta> warm;  // newest first
+  };
 
   explicit TieredStore(TieredStoreOptions options);
   absl::Status Recover();
-  // Indexes a record that is in the log. Requires mu_ held for writing.
-  absl::Status IndexRecord(Signal signal, int64_t receive_ns, std::string_view request,
-                           LogPosition position, size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void IndexRecord(Signal signal, int64_t receive_ns, std::string_view request,
+                   LogPosition position, LogPosition next, size_t bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<StoredRecord> ReadRecord(LogPosition position) const;
   std::vector<LogPosition> Positions(const std::vector<uint64_t>& records) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  Snapshot TakeSnapshot() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  void LifecycleLoop();
+  absl::StatusOr<size_t> MigrateOnce();
+  absl::Status EnforceWarmBudgets();
+  absl::StatusOr<std::shared_ptr<const TraceBlockReader>> TraceReader(const BlockMeta& meta) const;
+  absl::StatusOr<std::string> ReadBlock(const BlockMeta& meta) const;
+
+  // Query pieces, each over one consistent view; NOT_FOUND from a hot record means a
+  // migration moved it meanwhile, and the caller retries with a new snapshot.
+  absl::StatusOr<std::optional<opentelemetry::proto::trace::v1::TracesData>> GetTraceOnce(
+      const TraceId& id);
+  absl::StatusOr<opentelemetry::proto::logs::v1::LogsData> FindLogsOnce(const LogQuery& query);
+  absl::StatusOr<opentelemetry::proto::metrics::v1::MetricsData> FindMetricsOnce(
+      const MetricQuery& query);
 
   const TieredStoreOptions options_;
   std::unique_ptr<SegmentLog> log_;
+  std::unique_ptr<BlockDir> warm_;
 
   mutable absl::Mutex mu_;
   HotIndex index_ ABSL_GUARDED_BY(mu_);
   std::deque<RecordRef> records_ ABSL_GUARDED_BY(mu_);
-  uint64_t first_record_ ABSL_GUARDED_BY(mu_) = 0;  // number of records_.front()
+  uint64_t first_record_ ABSL_GUARDED_BY(mu_) = 0;                  // number of records_.front()
+  std::map<uint64_t, BlockMeta> warm_blocks_ ABSL_GUARDED_BY(mu_);  // visible, by id
+
+  absl::Mutex lifecycle_mu_;  // one lifecycle pass at a time
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread lifecycle_;
+
+  // Open trace blocks, least recently used first, bounded by kReaderCacheBytes.
+  mutable absl::Mutex cache_mu_;
+  struct CachedReader {
+    uint64_t id;
+    uint64_t bytes;
+    std::shared_ptr<const TraceBlockReader> reader;
+  };
+  mutable std::list<CachedReader> readers_ ABSL_GUARDED_BY(cache_mu_);
+  mutable uint64_t reader_bytes_ ABSL_GUARDED_BY(cache_mu_) = 0;
+
+  std::atomic<uint64_t> warm_expired_{0};
+  mutable std::atomic<uint64_t> warm_quarantined_{0};
 };
 
 }  // namespace otlpd::storage

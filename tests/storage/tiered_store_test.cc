@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -27,20 +28,12 @@ using opentelemetry::proto::trace::v1::Span;
 using otlpd::testing::TempDir;
 
 TraceId Tid(uint64_t n) {
-  TraceId id{};
-  for (int i = 0; i < 8; ++i) id[8 + i] = static_cast<uint8_t>(n >> (8 * (7 - i)));
-  id[0] = 0xab;
+  TraceId id;
+  std::string bytes = otlpd::testing::CallTraceId(n);
+  std::memcpy(id.data(), bytes.data(), 16);
   return id;
 }
-std::string TidBytes(uint64_t n) {
-  TraceId id = Tid(n);
-  return std::string(reinterpret_cast<const char*>(id.data()), 16);
-}
-std::string SpanIdBytes(uint64_t n) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((n >> (8 * i)) & 0xff) | (i == 7 ? 1 : 0);
-  return s;
-}
+std::string TidBytes(uint64_t n) { return otlpd::testing::CallTraceId(n); }
 
 void SetString(opentelemetry::proto::common::v1::KeyValue* kv, const std::string& k,
                const std::string& v) {
@@ -48,36 +41,8 @@ void SetString(opentelemetry::proto::common::v1::KeyValue* kv, const std::string
   kv->mutable_value()->set_string_value(v);
 }
 
-// A trace `n`: a frontend server span calling a backend (client + server span).
 TracesRequest MakeTrace(uint64_t n, int64_t start_ns, bool error = false) {
-  TracesRequest req;
-  auto add = [&](const std::string& service, const std::string& name, int kind, uint64_t span,
-                 uint64_t parent, int64_t start, int64_t dur) {
-    auto* rs = req.add_resource_spans();
-    SetString(rs->mutable_resource()->add_attributes(), "service.name", service);
-    SetString(rs->mutable_resource()->add_attributes(), "k8s.pod.name", service + "-pod-1");
-    auto* ss = rs->add_scope_spans();
-    ss->mutable_scope()->set_name("test-scope");
-    Span* s = ss->add_spans();
-    s->set_trace_id(TidBytes(n));
-    s->set_span_id(SpanIdBytes(n * 10 + span));
-    if (parent != 0) s->set_parent_span_id(SpanIdBytes(n * 10 + parent));
-    s->set_name(name);
-    s->set_kind(static_cast<Span::SpanKind>(kind));
-    s->set_start_time_unix_nano(start);
-    s->set_end_time_unix_nano(start + dur);
-    SetString(s->add_attributes(), "http.route", "/users/{id}");
-    auto* code = s->add_attributes();
-    code->set_key("http.response.status_code");
-    code->mutable_value()->set_int_value(error ? 500 : 200);
-    SetString(s->add_attributes(), "user.id", absl::StrCat("user-", n % 7));
-    if (error && span == 3)
-      s->mutable_status()->set_code(opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
-  };
-  add("frontend", "GET /users/{id}", 2, 1, 0, start_ns, 50'000'000 + n * 1000);
-  add("frontend", "call backend", 3, 2, 1, start_ns + 1'000'000, 40'000'000);
-  add("backend", "SELECT users", 2, 3, 2, start_ns + 2'000'000, 30'000'000 + n * 1000);
-  return req;
+  return otlpd::testing::MakeCallTrace(n, start_ns, error);
 }
 
 absl::Status AppendWait(TieredStore& store, Signal signal, const google::protobuf::Message& m) {
@@ -98,6 +63,7 @@ TieredStoreOptions Options(const std::string& dir) {
   o.directory = dir;
   o.hot.segment_bytes = 64 << 10;
   o.hot.group_commit_interval = absl::Milliseconds(1);
+  o.lifecycle_interval = absl::Hours(1);
   return o;
 }
 
@@ -341,6 +307,197 @@ TEST(TieredStoreTest, ConcurrentAppendsAndQueries) {
   reader.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ((*store)->hot_stats().spans, 600u);
+}
+
+LogsRequest MakeLogs(uint64_t n, int64_t t) {
+  LogsRequest logs;
+  auto* rl = logs.add_resource_logs();
+  SetString(rl->mutable_resource()->add_attributes(), "service.name", "checkout");
+  auto* lr = rl->add_scope_logs()->add_log_records();
+  lr->set_time_unix_nano(t);
+  lr->set_severity_number(opentelemetry::proto::logs::v1::SEVERITY_NUMBER_WARN);
+  lr->mutable_body()->set_string_value(absl::StrCat("order ", n, " delayed"));
+  lr->set_trace_id(TidBytes(n));
+  return logs;
+}
+
+MetricsRequest MakeGauge(uint64_t n, int64_t t) {
+  MetricsRequest metrics;
+  auto* rm = metrics.add_resource_metrics();
+  SetString(rm->mutable_resource()->add_attributes(), "service.name", "checkout");
+  auto* m = rm->add_scope_metrics()->add_metrics();
+  m->set_name("queue.depth");
+  auto* p = m->mutable_gauge()->add_data_points();
+  p->set_time_unix_nano(t);
+  p->set_as_int(static_cast<int64_t>(n));
+  return metrics;
+}
+
+TEST(TieredStoreTest, MigrationToWarmKeepsEveryItemQueryableOnce) {
+  TempDir dir;
+  TieredStoreOptions o = Options(dir.path());
+  o.hot.max_age = absl::Milliseconds(1);
+  o.lifecycle_interval = absl::Hours(1);  // passes run when the test says
+  {
+    auto store = TieredStore::Open(o);
+    ASSERT_TRUE(store.ok());
+    for (uint64_t n = 1; n <= 40; ++n) {
+      ASSERT_TRUE(
+          AppendWait(**store, Signal::kTraces, MakeTrace(n, kT0 + n * 1'000'000'000, n % 10 == 0))
+              .ok());
+      ASSERT_TRUE(AppendWait(**store, Signal::kLogs, MakeLogs(n, kT0 + n)).ok());
+      ASSERT_TRUE(AppendWait(**store, Signal::kMetrics, MakeGauge(n, kT0 + n)).ok());
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+    auto moved = (*store)->RunLifecycle();
+    ASSERT_TRUE(moved.ok()) << moved.status();
+    EXPECT_EQ(*moved, 120u);
+    TierStats hot = (*store)->hot_stats(), warm = (*store)->warm_stats();
+    EXPECT_EQ(hot.spans + hot.log_records + hot.metric_points, 0u);
+    EXPECT_EQ(warm.spans, 120u);
+    EXPECT_EQ(warm.log_records, 40u);
+    EXPECT_EQ(warm.metric_points, 40u);
+    EXPECT_EQ(warm.blocks, 3u);
+    // New data lands in hot; queries see both tiers.
+    ASSERT_TRUE(AppendWait(**store, Signal::kTraces, MakeTrace(41, kT0 + 41'000'000'000)).ok());
+  }
+  auto store = TieredStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  for (uint64_t n = 1; n <= 41; ++n) {
+    auto t = (*store)->GetTrace(Tid(n));
+    ASSERT_TRUE(t.ok() && t->has_value()) << n;
+    EXPECT_EQ(CountSpans(**t), 3) << n;
+  }
+  EXPECT_EQ(*(*store)->Services(), (std::vector<std::string>{"backend", "frontend"}));
+  EXPECT_EQ((*store)->Operations("frontend", "")->size(), 2u);
+  TraceQuery q;
+  q.service = "backend";
+  q.tags = {{"error", "true"}};
+  q.limit = 100;
+  EXPECT_EQ((*store)->FindTraces(q)->size(), 4u);
+  q.tags.clear();
+  q.limit = 3;
+  auto newest = (*store)->FindTraces(q);
+  ASSERT_EQ(newest->size(), 3u);
+  EXPECT_EQ((*newest)[0], Tid(41));
+  EXPECT_EQ((*newest)[1], Tid(40));
+  auto deps = (*store)->Dependencies(TimeRange{});
+  ASSERT_EQ(deps->size(), 1u);
+  EXPECT_EQ((*deps)[0].call_count, 41u);
+  LogQuery lq;
+  lq.words = {"order", "7"};
+  lq.trace_id = Tid(7);
+  EXPECT_EQ((*store)->FindLogs(lq)->resource_logs_size(), 1);
+  lq = LogQuery{};
+  lq.limit = 1000;
+  EXPECT_EQ((*store)->FindLogs(lq)->resource_logs_size(), 40);
+  MetricQuery mq;
+  mq.name = "queue.depth";
+  EXPECT_EQ((*store)->FindMetrics(mq)->resource_metrics_size(), 40);
+  // The hot segments the warm tier took over are gone.
+  EXPECT_LE((*store)->hot_stats().blocks, 2u);
+}
+
+TEST(TieredStoreTest, RetentionDeletesOldWarmBlocksAndCountsThem) {
+  TempDir dir;
+  TieredStoreOptions o = Options(dir.path());
+  o.hot.max_age = absl::Milliseconds(1);
+  o.warm.retention = absl::Milliseconds(50);
+  o.lifecycle_interval = absl::Hours(1);
+  auto store = TieredStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  for (uint64_t n = 1; n <= 10; ++n) {
+    ASSERT_TRUE(AppendWait(**store, Signal::kTraces, MakeTrace(n, kT0 + n)).ok());
+  }
+  absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_TRUE((*store)->RunLifecycle().ok());
+  EXPECT_EQ((*store)->warm_stats().spans, 30u);
+  absl::SleepFor(absl::Milliseconds(80));
+  ASSERT_TRUE((*store)->RunLifecycle().ok());
+  EXPECT_EQ((*store)->warm_stats().spans, 0u);
+  EXPECT_EQ((*store)->warm_stats().expired_items, 30u);
+  EXPECT_FALSE((*store)->GetTrace(Tid(3))->has_value());
+}
+
+TEST(TieredStoreTest, DamagedWarmBlockIsSkippedNotFatal) {
+  TempDir dir;
+  TieredStoreOptions o = Options(dir.path());
+  o.hot.max_age = absl::Milliseconds(1);
+  o.lifecycle_interval = absl::Hours(1);
+  {
+    auto store = TieredStore::Open(o);
+    ASSERT_TRUE(store.ok());
+    for (uint64_t n = 1; n <= 10; ++n) {
+      ASSERT_TRUE(AppendWait(**store, Signal::kTraces, MakeTrace(n, kT0 + n)).ok());
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+    ASSERT_TRUE((*store)->RunLifecycle().ok());
+  }
+  for (const auto& e : fs::directory_iterator(dir.path() + "/warm")) {
+    if (e.path().extension() != ".blk") continue;
+    std::string data = otlpd::testing::ReadFileOrEmpty(e.path().string());
+    data[data.size() / 2] ^= 0x40;
+    std::ofstream(e.path(), std::ios::binary) << data;
+  }
+  auto store = TieredStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto t = (*store)->GetTrace(Tid(3));
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(t->has_value());
+  EXPECT_GE((*store)->warm_stats().quarantined, 1u);
+  ASSERT_TRUE(AppendWait(**store, Signal::kTraces, MakeTrace(99, kT0)).ok());
+  EXPECT_TRUE((*store)->GetTrace(Tid(99))->has_value());
+}
+
+// kill -9 while a child appends and migrates: every trace whose append completed is found
+// afterwards with all its spans, exactly once, whichever tier holds it.
+TEST(TieredStoreTest, KillNineDuringMigrationLosesAndDuplicatesNothing) {
+  TempDir dir;
+  TieredStoreOptions o = Options(dir.path());
+  o.hot.max_age = absl::Milliseconds(20);
+  o.lifecycle_interval = absl::Milliseconds(5);
+  std::mt19937_64 rng(11);
+  std::set<uint64_t> acked;
+  uint64_t next = 1;
+  for (int cycle = 0; cycle < 8; ++cycle) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      auto store = TieredStore::Open(o);
+      if (!store.ok()) ::_exit(3);
+      for (uint64_t n = next;; ++n) {
+        if (!AppendWait(**store, Signal::kTraces, MakeTrace(n, kT0 + n)).ok()) ::_exit(4);
+        if (::write(fds[1], &n, sizeof n) != sizeof n) ::_exit(5);
+      }
+    }
+    ::close(fds[1]);
+    absl::SleepFor(absl::Milliseconds(100 + rng() % 300));
+    ::kill(pid, SIGKILL);
+    int status;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << WEXITSTATUS(status);
+    uint64_t n;
+    while (::read(fds[0], &n, sizeof n) == sizeof n) {
+      acked.insert(n);
+      next = std::max(next, n + 1);
+    }
+    ::close(fds[0]);
+    next += 100000;
+    TieredStoreOptions still = o;
+    still.lifecycle_interval = absl::Hours(1);
+    auto store = TieredStore::Open(still);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (uint64_t a : acked) {
+      auto t = (*store)->GetTrace(Tid(a));
+      ASSERT_TRUE(t.ok() && t->has_value()) << "cycle " << cycle << " lost trace " << a;
+      ASSERT_EQ(CountSpans(**t), 3) << "cycle " << cycle << " trace " << a;
+    }
+    EXPECT_GT((*store)->warm_stats().blocks, 0u);
+  }
+  EXPECT_GT(acked.size(), 50u);
 }
 
 // kill -9 while a child appends: every trace whose append completed is found afterwards,

@@ -439,4 +439,58 @@ std::string ResourceAttribute(const Resource& resource, std::string_view key) {
   return "";
 }
 
+std::string CallTraceId(uint64_t n) {
+  std::string id(16, '\0');
+  id[0] = static_cast<char>(0xab);
+  for (int i = 0; i < 8; ++i) id[8 + i] = static_cast<char>((n >> (8 * (7 - i))) & 0xff);
+  return id;
+}
+
+TracesRequest MakeCallTrace(uint64_t n, int64_t start_ns, bool error) {
+  using opentelemetry::proto::trace::v1::Span;
+  TracesRequest req;
+  auto span_id = [&](uint64_t k) {
+    std::string s(8, '\0');
+    uint64_t v = n * 10 + k;
+    for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    s[7] = static_cast<char>(s[7] | 1);  // never all zero
+    return s;
+  };
+  auto set = [](opentelemetry::proto::common::v1::KeyValue* kv, const std::string& k,
+                const std::string& v) {
+    kv->set_key(k);
+    kv->mutable_value()->set_string_value(v);
+  };
+  auto add = [&](const std::string& service, const std::string& name, Span::SpanKind kind,
+                 uint64_t span, uint64_t parent, int64_t start, int64_t dur) {
+    auto* rs = req.add_resource_spans();
+    set(rs->mutable_resource()->add_attributes(), "service.name", service);
+    set(rs->mutable_resource()->add_attributes(), "k8s.pod.name", service + "-pod-1");
+    auto* ss = rs->add_scope_spans();
+    ss->mutable_scope()->set_name("test-scope");
+    Span* s = ss->add_spans();
+    s->set_trace_id(CallTraceId(n));
+    s->set_span_id(span_id(span));
+    if (parent != 0) s->set_parent_span_id(span_id(parent));
+    s->set_name(name);
+    s->set_kind(kind);
+    s->set_start_time_unix_nano(static_cast<uint64_t>(start));
+    s->set_end_time_unix_nano(static_cast<uint64_t>(start + dur));
+    set(s->add_attributes(), "http.route", "/users/{id}");
+    auto* code = s->add_attributes();
+    code->set_key("http.response.status_code");
+    code->mutable_value()->set_int_value(error ? 500 : 200);
+    set(s->add_attributes(), "user.id", absl::StrCat("user-", n % 7));
+    if (error && span == 3) {
+      s->mutable_status()->set_code(opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+    }
+  };
+  const int64_t grow = static_cast<int64_t>(n) * 1000;
+  add("frontend", "GET /users/{id}", Span::SPAN_KIND_SERVER, 1, 0, start_ns, 50'000'000 + grow);
+  add("frontend", "call backend", Span::SPAN_KIND_CLIENT, 2, 1, start_ns + 1'000'000, 40'000'000);
+  add("backend", "SELECT users", Span::SPAN_KIND_SERVER, 3, 2, start_ns + 2'000'000,
+      30'000'000 + grow);
+  return req;
+}
+
 }  // namespace otlpd::testing

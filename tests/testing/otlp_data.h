@@ -38,6 +38,14 @@ TracesRequest MakeTraces(const SampleOptions& options = {});
 MetricsRequest MakeMetrics(const SampleOptions& options = {});
 LogsRequest MakeLogs(const SampleOptions& options = {});
 
+// Trace `n` of a small two-service system: a "frontend" server span (GET /users/{id}), its
+// client span calling "backend", and the backend's server span (SELECT users), with
+// http.route, http.response.status_code (500 when `error`, and the backend span's status
+// ERROR) and user.id = user-<n % 7>. Trace id CallTraceId(n); times from `start_ns`; the
+// durations grow with n.
+TracesRequest MakeCallTrace(uint64_t n, int64_t start_ns, bool error = false);
+std::string CallTraceId(uint64_t n);  // 16 bytes
+
 // Deterministic 16-byte trace id and 8-byte span id.
 std::string MakeTraceId(uint64_t seed, uint64_t index);
 std::string MakeSpanId(uint64_t seed, uint64_t index);
