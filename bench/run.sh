@@ -24,7 +24,7 @@
 #                        hot-grpc, hot-http      receiver otlp -> tiered_storage (hot tier, fsync
 #                                                group commit): durable ingest
 #                        default-http,           the embedded default config (memory_limiter,
-#                        default-grpc            batch, file), ONE sequential client sending
+#                        default-grpc            batch, tiered_storage), ONE sequential client sending
 #                                                512-span requests (as an SDK's batch span
 #                                                processor does); no 50 % run
 #                      In the fwd-* modes the second otlpd runs on the load generator's core;
@@ -211,7 +211,8 @@ EOF
     "$OTLPD" --print-default-config | sed \
       -e "s#127.0.0.1:4317#127.0.0.1:$GRPC_PORT#" -e "s#127.0.0.1:4318#127.0.0.1:$HTTP_PORT#" \
       -e "s#127.0.0.1:8888#127.0.0.1:$METRICS_PORT#" -e "s#127.0.0.1:13133#127.0.0.1:$UP_METRICS_PORT#" \
-      -e "s#\./data/#$WORK/data/#" >"$WORK/otlpd.yaml"
+      -e "s#127.0.0.1:16686#127.0.0.1:$UP_HTTP_PORT#" \
+      -e "s#directory: \./data#directory: $WORK/data#" >"$WORK/otlpd.yaml"
   else
     cat >"$WORK/otlpd.yaml" <<EOF
 receivers:

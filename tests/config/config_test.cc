@@ -29,7 +29,10 @@ TEST_F(BuiltinConfigTest, DefaultConfigIsValid) {
   EXPECT_EQ(config->pipelines[0].id, "traces");
   EXPECT_EQ(config->pipelines[0].processors.size(), 2u);
   EXPECT_EQ(config->telemetry.metrics_address, "127.0.0.1:8888");
-  EXPECT_EQ(config->service_extensions.size(), 1u);
+  // health_check and query (over the tiered_storage exporter all pipelines write to).
+  EXPECT_EQ(config->service_extensions.size(), 2u);
+  EXPECT_EQ(config->pipelines[0].exporters.size(), 1u);
+  EXPECT_EQ(config->pipelines[0].exporters[0].ToString(), "tiered_storage");
 }
 
 constexpr char kBase[] = R"(

@@ -22,8 +22,35 @@ void ParseHot(ConfigNode node, storage::HotTierOptions* hot) {
   if (hot->group_commit_interval > absl::Seconds(10)) {
     node.Error("group_commit_interval", "group_commit_interval must be at most 10s");
   }
-  // Segments smaller than the tier, so that it can hand back space piece by piece.
+  // Segments well below the tier's size, so that migration hands space back piece by piece.
   hot->segment_bytes = std::clamp<uint64_t>(hot->max_size / 8, 1 << 20, 64 << 20);
+}
+
+void ParseWarm(ConfigNode node, storage::TieredStoreOptions* o) {
+  storage::WarmTierOptions& warm = o->warm;
+  // warm.after is when data enters warm: the same moment hot.max_age says it leaves hot.
+  absl::Duration after;
+  if (node.GetDuration("after", &after)) {
+    if (after <= absl::ZeroDuration()) {
+      node.Error("after", "after must be positive");
+    } else {
+      o->hot.max_age = after;
+    }
+  }
+  if (node.GetDuration("block_window", &warm.block_window) &&
+      warm.block_window < absl::Seconds(1)) {
+    node.Error("block_window", "block_window must be at least 1s");
+  }
+  int64_t level = warm.compression_level;
+  if (node.Get("compression_level", &level)) {
+    if (level < 1 || level > 22) {
+      node.Error("compression_level", "compression_level must be within 1..22 (zstd levels)");
+    } else {
+      warm.compression_level = static_cast<int>(level);
+    }
+  }
+  node.GetBytes("max_size", &warm.max_size);
+  node.GetDuration("retention", &warm.retention);
 }
 
 class TieredStorageExporterFactory : public ExporterFactory {
@@ -37,7 +64,14 @@ class TieredStorageExporterFactory : public ExporterFactory {
     if (!node.Get("directory", &o.directory) || o.directory.empty()) {
       node.Error("directory", "directory must be non-empty");
     }
-    ParseHot(node.Child("hot"), &o.hot);
+    ConfigNode hot = node.Child("hot");
+    ConfigNode warm = node.Child("warm");
+    ParseHot(hot, &o.hot);
+    const absl::Duration hot_max_age = o.hot.max_age;
+    ParseWarm(warm, &o);
+    if (warm.Has("after") && hot.Has("max_age") && o.hot.max_age != hot_max_age) {
+      warm.Error("after", "warm.after and hot.max_age say the same thing and differ");
+    }
     return config;
   }
 

@@ -40,9 +40,15 @@ void TieredStorageExporter::RegisterMetrics(MetricsRegistry* metrics) {
        [](const storage::TierStats& s) { return static_cast<double>(s.metric_points); }},
       {"otlpd_storage_tier_quarantined_records",
        "Corrupt records found, set aside and skipped in the tier's files",
-       [](const storage::TierStats& s) {
-         return static_cast<double>(s.health.quarantined_records);
-       }},
+       [](const storage::TierStats& s) { return static_cast<double>(s.quarantined); }},
+      {"otlpd_storage_tier_blocks", "Files of the tier: hot log segments, warm blocks",
+       [](const storage::TierStats& s) { return static_cast<double>(s.blocks); }},
+      {"otlpd_storage_tier_expired_items",
+       "Items the tier deleted by its retention or size budget (counter)",
+       [](const storage::TierStats& s) { return static_cast<double>(s.expired_items); }},
+      {"otlpd_storage_tier_migration_lag_seconds",
+       "How long past its time the tier's oldest data is still waiting to move on [s]",
+       [](const storage::TierStats& s) { return absl::ToDoubleSeconds(s.migration_lag); }},
       {"otlpd_storage_tier_oldest_item_age_seconds",
        "Age of the oldest data the tier holds [s] (0 when empty)",
        [](const storage::TierStats& s) {
@@ -50,16 +56,20 @@ void TieredStorageExporter::RegisterMetrics(MetricsRegistry* metrics) {
                                                    : absl::ToDoubleSeconds(absl::Now() - s.oldest);
        }},
   };
-  for (const Series& series : kSeries) {
-    std::shared_ptr<StoreView> view = view_;
-    Read read = series.read;
-    metrics->AddCallbackGauge(
-        series.name, {{"exporter", id_}, {"tier", "hot"}},
-        [view, read] {
-          absl::MutexLock lock(&view->mu);
-          return view->store != nullptr ? read(view->store->hot_stats()) : 0.0;
-        },
-        series.help);
+  for (const char* tier : {"hot", "warm"}) {
+    for (const Series& series : kSeries) {
+      std::shared_ptr<StoreView> view = view_;
+      Read read = series.read;
+      const bool hot = std::string_view(tier) == "hot";
+      metrics->AddCallbackGauge(
+          series.name, {{"exporter", id_}, {"tier", tier}},
+          [view, read, hot] {
+            absl::MutexLock lock(&view->mu);
+            if (view->store == nullptr) return 0.0;
+            return read(hot ? view->store->hot_stats() : view->store->warm_stats());
+          },
+          series.help);
+    }
   }
 }
 
