@@ -18,12 +18,8 @@ namespace otlpd::storage {
 
 namespace fs = std::filesystem;
 
-std::string BlockDir::BlockPath(uint64_t id) const {
-  return absl::StrFormat("%s/%016d.blk", dir_, id);
-}
-std::string BlockDir::MetaPath(uint64_t id) const {
-  return absl::StrFormat("%s/%016d.meta", dir_, id);
-}
+std::string BlockDir::BlockPath(uint64_t id) const { return dir_ + "/" + BlockName(id); }
+std::string BlockDir::MetaPath(uint64_t id) const { return dir_ + "/" + MetaName(id); }
 
 absl::StatusOr<std::unique_ptr<BlockDir>> BlockDir::Open(std::string dir) {
   if (absl::Status s = MakeDirs(dir); !s.ok()) return s;
@@ -35,15 +31,7 @@ absl::StatusOr<std::unique_ptr<BlockDir>> BlockDir::Open(std::string dir) {
 absl::StatusOr<BlockMeta> BlockDir::ReadMeta(const std::string& path) {
   absl::StatusOr<std::string> data = ReadWholeFile(path);
   if (!data.ok()) return data.status();
-  uint32_t crc;
-  BlockMeta meta;
-  if (data->size() < 4 ||
-      (std::memcpy(&crc, data->data(), 4),
-       UnmaskCrc(crc) != Crc32c(data->data() + 4, data->size() - 4)) ||
-      !meta.ParseFromArray(data->data() + 4, static_cast<int>(data->size() - 4))) {
-    return absl::DataLossError(absl::StrCat(path, ": block meta is damaged"));
-  }
-  return meta;
+  return DecodeBlockMeta(*data, path);
 }
 
 absl::Status BlockDir::Load() {
@@ -106,11 +94,7 @@ absl::StatusOr<BlockMeta> BlockDir::Write(BlockMeta meta, std::string_view block
       return s;
     }
   }
-  std::string body = meta.SerializeAsString();
-  std::string file(4, '\0');
-  uint32_t crc = MaskCrc(Crc32c(body));
-  std::memcpy(file.data(), &crc, 4);
-  file += body;
+  const std::string file = EncodeBlockMeta(meta);
   if (absl::Status s = WriteFileAtomically(MetaPath(meta.id()), file, /*sync=*/true); !s.ok()) {
     ::unlink(path.c_str());
     return s;

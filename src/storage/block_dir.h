@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "otlpd/storage.pb.h"
+#include "storage/block_tier.h"
 
 namespace otlpd::storage {
 
@@ -22,22 +23,21 @@ namespace otlpd::storage {
 // the meta atomically (rename) and syncs the directory; Delete removes the meta first.
 // Open finishes what a crash interrupted: a block without meta is deleted (it was never
 // visible), a meta whose block is missing or has the wrong size is reported and skipped.
-class BlockDir {
+class BlockDir final : public BlockTier {
  public:
   static absl::StatusOr<std::unique_ptr<BlockDir>> Open(std::string dir);
 
   // Writes a new block with `meta` (id, size and checksum are filled in). Returns the meta
   // as stored.
-  absl::StatusOr<BlockMeta> Write(BlockMeta meta, std::string_view block);
-  absl::StatusOr<std::string> Read(uint64_t id) const;
-  absl::Status Delete(uint64_t id);
+  absl::StatusOr<BlockMeta> Write(BlockMeta meta, std::string_view block) override;
+  absl::StatusOr<std::string> Read(uint64_t id) const override;
+  absl::Status Delete(uint64_t id) override;
+  std::vector<BlockMeta> List() const override;
+  std::vector<std::string> problems() const override;
+  std::string Describe() const override { return "dir " + dir_; }
 
-  // Visible blocks, by id (ids grow with time).
-  std::vector<BlockMeta> List() const;
   uint64_t bytes() const;
   const std::string& dir() const { return dir_; }
-  // Problems Open found (damaged or missing files), for health and self-metrics.
-  std::vector<std::string> problems() const;
 
   // Reads a meta file (checks its CRC).
   static absl::StatusOr<BlockMeta> ReadMeta(const std::string& path);
