@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "core/otlp_wire.h"
 #include "storage/attribute_text.h"
+#include "storage/log_words.h"
 #include "storage/record_block.h"
+#include "storage/s3_block_tier.h"
 #include "storage/trace_block.h"
 
 namespace otlpd::storage {
@@ -51,6 +53,7 @@ struct StepSummary {
   uint64_t input_bytes = 0;
   std::set<std::string> services;
   std::set<std::string> metric_names;
+  WordBloom words;  // of log bodies
 
   void Time(uint64_t t) {
     min_time = std::min(min_time, static_cast<int64_t>(t));
@@ -70,6 +73,7 @@ struct StepSummary {
     m->set_input_bytes(input_bytes);
     for (const std::string& s : services) m->add_services(s);
     for (const std::string& n : metric_names) m->add_metric_names(n);
+    m->set_word_bloom(words.Finish());
   }
 };
 
@@ -119,6 +123,7 @@ void SummarizeLogs(const HotIndex::LogsRequest& req, StepSummary* sum) {
       for (const auto& lr : sl.log_records()) {
         sum->Time(lr.time_unix_nano() != 0 ? lr.time_unix_nano() : lr.observed_time_unix_nano());
         sum->items++;
+        for (const std::string& w : LogWords(AttributeText(lr.body()))) sum->words.Add(w);
       }
     }
   }
@@ -160,6 +165,27 @@ absl::Status TieredStore::Recover() {
   absl::StatusOr<std::unique_ptr<BlockDir>> warm = BlockDir::Open(options_.directory + "/warm");
   if (!warm.ok()) return warm.status();
   warm_ = std::move(*warm);
+  if (options_.cold.enabled) {
+    absl::StatusOr<std::unique_ptr<BlockTier>> cold;
+    if (options_.cold.s3) {
+      cold = S3BlockTier::Open(*options_.cold.s3);
+    } else {
+      cold = BlockDir::Open(options_.cold.path.empty() ? options_.directory + "/cold"
+                                                       : options_.cold.path);
+    }
+    if (!cold.ok()) {
+      return absl::Status(cold.status().code(),
+                          absl::StrCat("cold tier: ", cold.status().message()));
+    }
+    cold_ = *std::move(cold);
+    cold_quarantined_ = cold_->problems().size();
+    // A recompaction that died after its cold block became visible: its warm sources go.
+    for (const BlockMeta& m : cold_->List()) {
+      for (uint64_t source : m.source_blocks()) {
+        if (absl::Status s = warm_->Delete(source); !s.ok()) return s;
+      }
+    }
+  }
   warm_quarantined_ = warm_->problems().size();
 
   // Blocks of a migration step are kept only when the whole step is there; the newest
@@ -171,7 +197,9 @@ absl::Status TieredStore::Recover() {
   LogPosition from = *cursor;
   absl::MutexLock lock(&mu_);
   for (auto& [end, blocks] : steps) {
-    if (blocks.size() < blocks.front().step_blocks()) {
+    // A step the cursor has passed is committed: its blocks stay even when some of them
+    // have since gone (retention, recompaction into cold).
+    if (end > *cursor && blocks.size() < blocks.front().step_blocks()) {
       spdlog::warn(
           "tiered storage {}: dropping {} block(s) of a migration step a crash cut "
           "short (their data is still in the hot log)",
@@ -183,6 +211,9 @@ absl::Status TieredStore::Recover() {
     }
     from = std::max(from, end);
     for (BlockMeta& m : blocks) warm_blocks_[m.id()] = std::move(m);
+  }
+  if (cold_ != nullptr) {
+    for (BlockMeta& m : cold_->List()) cold_blocks_[m.id()] = std::move(m);
   }
   if (from != *cursor) {
     // A step finished writing its blocks but died before moving the cursor: finish it.
@@ -289,12 +320,11 @@ TierStats TieredStore::hot_stats() const {
   return st;
 }
 
-TierStats TieredStore::warm_stats() const {
+namespace {
+
+TierStats BlockTierStats(const std::map<uint64_t, BlockMeta>& blocks) {
   TierStats st;
-  st.expired_items = warm_expired_.load();
-  st.quarantined = warm_quarantined_.load();
-  absl::ReaderMutexLock lock(&mu_);
-  for (const auto& [id, m] : warm_blocks_) {
+  for (const auto& [id, m] : blocks) {
     st.bytes += m.block_bytes();
     st.blocks++;
     switch (static_cast<Signal>(m.signal())) {
@@ -310,6 +340,34 @@ TierStats TieredStore::warm_stats() const {
     }
     st.oldest = std::min(st.oldest, absl::FromUnixNanos(m.min_receive_unix_nano()));
   }
+  return st;
+}
+
+}  // namespace
+
+TierStats TieredStore::warm_stats() const {
+  TierStats st;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    st = BlockTierStats(warm_blocks_);
+  }
+  st.expired_items = warm_expired_.load();
+  st.quarantined = warm_quarantined_.load();
+  if (cold_ != nullptr && st.oldest != absl::InfiniteFuture()) {
+    st.migration_lag = std::max(
+        absl::ZeroDuration(), absl::Now() - st.oldest - options_.hot.max_age - options_.cold.after);
+  }
+  return st;
+}
+
+TierStats TieredStore::cold_stats() const {
+  TierStats st;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    st = BlockTierStats(cold_blocks_);
+  }
+  st.expired_items = cold_expired_.load();
+  st.quarantined = cold_quarantined_.load();
   return st;
 }
 
@@ -340,7 +398,10 @@ absl::StatusOr<TieredStore::StoredRecord> TieredStore::ReadRecord(LogPosition po
 TieredStore::Snapshot TieredStore::TakeSnapshot() const {
   Snapshot s;
   for (auto it = warm_blocks_.rbegin(); it != warm_blocks_.rend(); ++it) {
-    s.warm.push_back(it->second);
+    s.blocks.push_back({it->second, false});
+  }
+  for (auto it = cold_blocks_.rbegin(); it != cold_blocks_.rend(); ++it) {
+    s.blocks.push_back({it->second, true});
   }
   return s;
 }
@@ -373,11 +434,27 @@ absl::StatusOr<size_t> TieredStore::RunLifecycle() {
     if (*moved == 0) break;
     total += *moved;
   }
-  if (absl::Status s = EnforceWarmBudgets(); !s.ok()) return s;
+  for (int i = 0; i < 16; ++i) {
+    absl::StatusOr<size_t> moved = MoveToColdOnce();
+    if (!moved.ok()) return moved.status();
+    if (*moved == 0) break;
+  }
+  if (absl::Status s = EnforceBudgets(); !s.ok()) return s;
   return total;
 }
 
+void TieredStore::Throttle(uint64_t bytes, absl::Time since) {
+  if (options_.lifecycle_io_rate == 0) return;
+  const absl::Duration want =
+      absl::Seconds(static_cast<double>(bytes) / static_cast<double>(options_.lifecycle_io_rate));
+  const absl::Duration left = want - (absl::Now() - since);
+  if (left <= absl::ZeroDuration()) return;
+  absl::MutexLock lock(&stop_mu_);
+  stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), left);
+}
+
 absl::StatusOr<size_t> TieredStore::MigrateOnce() {
+  const absl::Time step_start = absl::Now();
   std::vector<RecordRef> take;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -513,55 +590,192 @@ absl::StatusOr<size_t> TieredStore::MigrateOnce() {
     index_.DropBefore(first_record_);
   }
   if (absl::Status s = log_->CommitCursor("warm", end); !s.ok()) return s;
+  uint64_t moved_bytes = 0;
+  for (const RecordRef& r : take) moved_bytes += r.bytes;
+  for (const Pending& p : blocks) moved_bytes += p.bytes.size();
+  Throttle(moved_bytes, step_start);
   return take.size();
 }
 
-absl::Status TieredStore::EnforceWarmBudgets() {
-  const WarmTierOptions& w = options_.warm;
-  if (w.max_size == 0 && w.retention <= absl::ZeroDuration()) return absl::OkStatus();
-  std::vector<BlockMeta> doomed;
+absl::StatusOr<size_t> TieredStore::MoveToColdOnce() {
+  if (cold_ == nullptr) return 0;
+  const absl::Time step_start = absl::Now();
+  // Oldest first: the first warm block due for cold decides the signal; the next due
+  // blocks of that signal join it, up to max_block_input of OTLP.
+  std::vector<BlockMeta> sources;
   {
     absl::ReaderMutexLock lock(&mu_);
+    const int64_t cutoff = absl::ToUnixNanos(absl::Now() - options_.cold.after);
     uint64_t bytes = 0;
     for (const auto& [id, m] : warm_blocks_) bytes += m.block_bytes();
-    const int64_t cutoff = w.retention > absl::ZeroDuration()
-                               ? absl::ToUnixNanos(absl::Now() - w.retention)
-                               : INT64_MIN;
-    for (const auto& [id, m] : warm_blocks_) {  // oldest first
-      bool expired = m.max_receive_unix_nano() < cutoff;
-      bool over = w.max_size > 0 && bytes > w.max_size;
-      if (!expired && !over) continue;
+    const uint64_t budget = options_.warm.max_size;
+    uint64_t input = 0;
+    for (const auto& [id, m] : warm_blocks_) {
+      const bool due = m.max_receive_unix_nano() < cutoff || (budget > 0 && bytes > budget);
+      if (!due) break;
       bytes -= m.block_bytes();
-      doomed.push_back(m);
+      if (!sources.empty() && (m.signal() != sources.front().signal() ||
+                               input + m.input_bytes() > options_.cold.max_block_input)) {
+        continue;
+      }
+      sources.push_back(m);
+      input += m.input_bytes();
     }
   }
-  for (const BlockMeta& m : doomed) {
+  if (sources.empty()) return 0;
+
+  const Signal signal = static_cast<Signal>(sources.front().signal());
+  TraceBlockBuilder traces;
+  RecordBlockBuilder records;
+  BlockMeta meta;
+  meta.set_signal(sources.front().signal());
+  meta.set_format(sources.front().format());
+  meta.set_min_time_unix_nano(INT64_MAX);
+  meta.set_max_time_unix_nano(INT64_MIN);
+  meta.set_min_receive_unix_nano(INT64_MAX);
+  meta.set_max_receive_unix_nano(INT64_MIN);
+  std::set<std::string> services, names;
+  WordBloom words;
+  std::vector<BlockMeta> used;
+  for (const BlockMeta& m : sources) {
+    absl::StatusOr<std::string> bytes = ReadBlock({m, false});
+    absl::Status status = bytes.status();
+    if (status.ok() && signal == Signal::kTraces) {
+      absl::StatusOr<TraceBlockReader> reader = TraceBlockReader::Open(*std::move(bytes));
+      status = reader.ok() ? reader->ForEach([&](auto&& rs) {
+        traces.Add(rs);
+        return absl::OkStatus();
+      })
+                           : reader.status();
+    } else if (status.ok()) {
+      status = ForEachRecord(*bytes, [&](Signal sig, int64_t receive_ns, std::string_view req) {
+        records.Add(sig, receive_ns, req);
+        HotIndex::LogsRequest logs;
+        if (sig == Signal::kLogs && logs.ParseFromArray(req.data(), static_cast<int>(req.size()))) {
+          for (const auto& rl : logs.resource_logs()) {
+            for (const auto& sl : rl.scope_logs()) {
+              for (const auto& lr : sl.log_records()) {
+                for (const std::string& w : LogWords(AttributeText(lr.body()))) words.Add(w);
+              }
+            }
+          }
+        }
+      });
+    }
+    if (!status.ok()) {
+      // A damaged block stays where it is (skipped by queries, counted); the rest moves on.
+      spdlog::error("tiered storage {}: warm block {} not moved to cold: {}", options_.directory,
+                    m.id(), status.ToString());
+      continue;
+    }
+    used.push_back(m);
+    meta.set_min_time_unix_nano(std::min(meta.min_time_unix_nano(), m.min_time_unix_nano()));
+    meta.set_max_time_unix_nano(std::max(meta.max_time_unix_nano(), m.max_time_unix_nano()));
+    meta.set_min_receive_unix_nano(
+        std::min(meta.min_receive_unix_nano(), m.min_receive_unix_nano()));
+    meta.set_max_receive_unix_nano(
+        std::max(meta.max_receive_unix_nano(), m.max_receive_unix_nano()));
+    meta.set_items(meta.items() + m.items());
+    meta.set_input_bytes(meta.input_bytes() + m.input_bytes());
+    services.insert(m.services().begin(), m.services().end());
+    names.insert(m.metric_names().begin(), m.metric_names().end());
+    meta.add_source_blocks(m.id());
+  }
+  if (used.empty()) return 0;
+  for (const std::string& v : services) meta.add_services(v);
+  for (const std::string& v : names) meta.add_metric_names(v);
+  meta.set_word_bloom(words.Finish());
+  absl::StatusOr<std::string> block;
+  if (signal == Signal::kTraces) {
+    TraceBlockMeta tm;
+    block = traces.Finish(options_.cold.compression_level, &tm);
+    if (block.ok()) meta.set_format_meta(tm.Encode());
+  } else {
+    block = records.Finish(options_.cold.compression_level);
+  }
+  if (!block.ok()) return block.status();
+  absl::StatusOr<BlockMeta> written = cold_->Write(std::move(meta), *block);
+  if (!written.ok()) return written.status();
+  {
+    // Visible in cold and gone from warm in one step for queries.
+    absl::MutexLock lock(&mu_);
+    cold_blocks_[written->id()] = *written;
+    for (const BlockMeta& m : used) warm_blocks_.erase(m.id());
+  }
+  uint64_t moved_bytes = block->size();
+  for (const BlockMeta& m : used) {
+    moved_bytes += m.block_bytes();
+    Forget({m, false});
+    if (absl::Status s = warm_->Delete(m.id()); !s.ok()) return s;
+  }
+  Throttle(moved_bytes, step_start);
+  return used.size();
+}
+
+void TieredStore::Forget(const BlockRef& block) {
+  const uint64_t key = block.meta.id() * 2 + (block.cold ? 1 : 0);
+  absl::MutexLock lock(&cache_mu_);
+  for (auto it = readers_.begin(); it != readers_.end(); ++it) {
+    if (it->key == key) {
+      reader_bytes_ -= it->bytes;
+      readers_.erase(it);
+      return;
+    }
+  }
+}
+
+absl::Status TieredStore::EnforceBudgets() {
+  // Without a cold tier, warm's retention and size budget delete its oldest blocks; with
+  // one, warm blocks move on instead (MoveToColdOnce) and cold's retention deletes.
+  std::vector<BlockRef> doomed;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto pick = [&](const std::map<uint64_t, BlockMeta>& blocks, absl::Duration retention,
+                    const std::array<std::optional<absl::Duration>, 3>& by_signal,
+                    uint64_t max_size, bool cold) {
+      uint64_t bytes = 0;
+      for (const auto& [id, m] : blocks) bytes += m.block_bytes();
+      const absl::Time now = absl::Now();
+      for (const auto& [id, m] : blocks) {  // oldest first
+        const absl::Duration keep =
+            m.signal() < 3 ? by_signal[m.signal()].value_or(retention) : retention;
+        bool expired = keep > absl::ZeroDuration() &&
+                       m.max_receive_unix_nano() < absl::ToUnixNanos(now - keep);
+        bool over = max_size > 0 && bytes > max_size;
+        if (!expired && !over) continue;
+        bytes -= m.block_bytes();
+        doomed.push_back({m, cold});
+      }
+    };
+    if (cold_ == nullptr) {
+      pick(warm_blocks_, options_.warm.retention, options_.warm.signal_retention,
+           options_.warm.max_size, false);
+    } else {
+      pick(cold_blocks_, options_.cold.retention, options_.cold.signal_retention, 0, true);
+    }
+  }
+  for (const BlockRef& b : doomed) {
     {
       absl::MutexLock lock(&mu_);
-      warm_blocks_.erase(m.id());
+      (b.cold ? cold_blocks_ : warm_blocks_).erase(b.meta.id());
     }
-    {
-      absl::MutexLock lock(&cache_mu_);
-      for (auto it = readers_.begin(); it != readers_.end(); ++it) {
-        if (it->id == m.id()) {
-          reader_bytes_ -= it->bytes;
-          readers_.erase(it);
-          break;
-        }
-      }
+    Forget(b);
+    if (absl::Status s = b.cold ? cold_->Delete(b.meta.id()) : warm_->Delete(b.meta.id());
+        !s.ok()) {
+      return s;
     }
-    if (absl::Status s = warm_->Delete(m.id()); !s.ok()) return s;
-    warm_expired_ += m.items();
-    spdlog::info("tiered storage {}: deleted warm block {} ({} items) by retention/size budget",
-                 options_.directory, m.id(), m.items());
+    (b.cold ? cold_expired_ : warm_expired_) += b.meta.items();
+    spdlog::info("tiered storage {}: deleted {} block {} ({} items) by retention/size budget",
+                 options_.directory, b.cold ? "cold" : "warm", b.meta.id(), b.meta.items());
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> TieredStore::ReadBlock(const BlockMeta& meta) const {
-  absl::StatusOr<std::string> bytes = warm_->Read(meta.id());
+absl::StatusOr<std::string> TieredStore::ReadBlock(const BlockRef& block) const {
+  absl::StatusOr<std::string> bytes =
+      block.cold ? cold_->Read(block.meta.id()) : warm_->Read(block.meta.id());
   if (bytes.status().code() == absl::StatusCode::kDataLoss) {
-    warm_quarantined_++;
+    (block.cold ? cold_quarantined_ : warm_quarantined_)++;
     spdlog::error("tiered storage {}: {}; block skipped", options_.directory,
                   bytes.status().ToString());
   }
@@ -569,27 +783,28 @@ absl::StatusOr<std::string> TieredStore::ReadBlock(const BlockMeta& meta) const 
 }
 
 absl::StatusOr<std::shared_ptr<const TraceBlockReader>> TieredStore::TraceReader(
-    const BlockMeta& meta) const {
+    const BlockRef& block) const {
+  const uint64_t key = block.meta.id() * 2 + (block.cold ? 1 : 0);
   {
     absl::MutexLock lock(&cache_mu_);
     for (auto it = readers_.begin(); it != readers_.end(); ++it) {
-      if (it->id == meta.id()) {
+      if (it->key == key) {
         readers_.splice(readers_.end(), readers_, it);  // most recently used last
         return readers_.back().reader;
       }
     }
   }
-  absl::StatusOr<std::string> bytes = ReadBlock(meta);
+  absl::StatusOr<std::string> bytes = ReadBlock(block);
   if (!bytes.ok()) return bytes.status();
   absl::StatusOr<TraceBlockReader> reader = TraceBlockReader::Open(*std::move(bytes));
   if (!reader.ok()) {
-    warm_quarantined_++;
+    (block.cold ? cold_quarantined_ : warm_quarantined_)++;
     return reader.status();
   }
   auto shared = std::make_shared<const TraceBlockReader>(*std::move(reader));
   absl::MutexLock lock(&cache_mu_);
-  readers_.push_back({meta.id(), meta.block_bytes(), shared});
-  reader_bytes_ += meta.block_bytes();
+  readers_.push_back({key, block.meta.block_bytes(), shared});
+  reader_bytes_ += block.meta.block_bytes();
   while (reader_bytes_ > kReaderCacheBytes && readers_.size() > 1) {
     reader_bytes_ -= readers_.front().bytes;
     readers_.pop_front();

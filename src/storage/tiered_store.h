@@ -1,11 +1,13 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,7 +20,9 @@
 #include "absl/time/time.h"
 #include "core/signal.h"
 #include "storage/block_dir.h"
+#include "storage/block_tier.h"
 #include "storage/hot_index.h"
+#include "storage/s3_client.h"
 #include "storage/segment_log.h"
 #include "storage/store_reader.h"
 
@@ -44,15 +48,35 @@ struct WarmTierOptions {
   // Past these the oldest blocks are deleted (counted in expired items). 0 = no limit.
   uint64_t max_size = 0;
   absl::Duration retention = absl::ZeroDuration();
+  // Per signal (traces, metrics, logs): replaces `retention` for that signal's blocks.
+  std::array<std::optional<absl::Duration>, 3> signal_retention;
   uint64_t max_block_input = uint64_t{256} << 20;
 };
 
+struct ColdTierOptions {
+  bool enabled = false;
+  // Warm blocks whose newest data is older than this are recompacted into cold blocks.
+  absl::Duration after = absl::Hours(24);
+  // Where: a local directory (default DIRECTORY/cold), or an S3-compatible bucket.
+  std::string path;
+  std::optional<S3Config> s3;
+  int compression_level = 19;
+  absl::Duration retention = absl::ZeroDuration();                // 0 = keep
+  std::array<std::optional<absl::Duration>, 3> signal_retention;  // as WarmTierOptions
+  // A cold block is made of warm blocks of one signal holding up to this much OTLP.
+  uint64_t max_block_input = uint64_t{1} << 30;
+};
+
 struct TieredStoreOptions {
-  std::string directory;  // hot/ (the log) and warm/ (blocks) inside
+  std::string directory;  // hot/ (the log), warm/ (blocks) and by default cold/ inside
   HotTierOptions hot;
   WarmTierOptions warm;
+  ColdTierOptions cold;
   // How often the lifecycle looks for work (migration, retention).
   absl::Duration lifecycle_interval = absl::Seconds(1);
+  // Bytes per second the lifecycle may read and write while it moves data between tiers
+  // (it sleeps after each step to stay under it); 0 = no limit.
+  uint64_t lifecycle_io_rate = 0;
 };
 
 struct TierStats {
@@ -75,7 +99,9 @@ struct TierStats {
 // all three signals are appended durably to the hot tier's segment log and indexed in
 // memory (HotIndex); a lifecycle thread moves the oldest hot data into immutable warm
 // blocks (traces as columnar TraceBlocks, logs and metrics as RecordBlocks) and deletes
-// warm blocks past retention or budget. Queries read across both tiers.
+// warm blocks past retention or budget (or, with a cold tier, recompacts warm blocks older
+// than cold.after into larger cold blocks at a higher zstd level, on a local path or S3).
+// Queries read across all tiers.
 //
 // Crash safety: an append is acknowledged once in the log (synced per durability). A
 // migration step writes its blocks (visible once their meta is written), then - under the
@@ -103,6 +129,7 @@ class TieredStore final : public StoreReader {
 
   TierStats hot_stats() const;
   TierStats warm_stats() const;
+  TierStats cold_stats() const;
   const TieredStoreOptions& options() const { return options_; }
 
   // StoreReader
@@ -131,9 +158,14 @@ class TieredStore final : public StoreReader {
     int64_t receive_ns;
     std::string request;  // OTLP protobuf
   };
+  // A block of the warm or the cold tier.
+  struct BlockRef {
+    BlockMeta meta;
+    bool cold = false;
+  };
   // What a query sees of the tiers, taken under mu_: consistent with the hot index.
   struct Snapshot {
-    std::vector<BlockMeta> warm;  // newest first
+    std::vector<BlockRef> blocks;  // warm newest first, then cold newest first
   };
 
   explicit TieredStore(TieredStoreOptions options);
@@ -148,9 +180,14 @@ class TieredStore final : public StoreReader {
 
   void LifecycleLoop();
   absl::StatusOr<size_t> MigrateOnce();
-  absl::Status EnforceWarmBudgets();
-  absl::StatusOr<std::shared_ptr<const TraceBlockReader>> TraceReader(const BlockMeta& meta) const;
-  absl::StatusOr<std::string> ReadBlock(const BlockMeta& meta) const;
+  absl::StatusOr<size_t> MoveToColdOnce();
+  absl::Status EnforceBudgets();
+  void Forget(const BlockRef& block);  // drops a deleted block from the reader cache
+  // Sleeps as long as moving `bytes` since `since` takes at lifecycle_io_rate (or until
+  // the store closes).
+  void Throttle(uint64_t bytes, absl::Time since);
+  absl::StatusOr<std::shared_ptr<const TraceBlockReader>> TraceReader(const BlockRef& block) const;
+  absl::StatusOr<std::string> ReadBlock(const BlockRef& block) const;
 
   // Query pieces, each over one consistent view; NOT_FOUND from a hot record means a
   // migration moved it meanwhile, and the caller retries with a new snapshot.
@@ -163,12 +200,14 @@ class TieredStore final : public StoreReader {
   const TieredStoreOptions options_;
   std::unique_ptr<SegmentLog> log_;
   std::unique_ptr<BlockDir> warm_;
+  std::unique_ptr<BlockTier> cold_;  // null without a cold tier
 
   mutable absl::Mutex mu_;
   HotIndex index_ ABSL_GUARDED_BY(mu_);
   std::deque<RecordRef> records_ ABSL_GUARDED_BY(mu_);
   uint64_t first_record_ ABSL_GUARDED_BY(mu_) = 0;                  // number of records_.front()
   std::map<uint64_t, BlockMeta> warm_blocks_ ABSL_GUARDED_BY(mu_);  // visible, by id
+  std::map<uint64_t, BlockMeta> cold_blocks_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex lifecycle_mu_;  // one lifecycle pass at a time
   absl::Mutex stop_mu_;
@@ -178,7 +217,7 @@ class TieredStore final : public StoreReader {
   // Open trace blocks, least recently used first, bounded by kReaderCacheBytes.
   mutable absl::Mutex cache_mu_;
   struct CachedReader {
-    uint64_t id;
+    uint64_t key;  // id * 2 + cold
     uint64_t bytes;
     std::shared_ptr<const TraceBlockReader> reader;
   };
@@ -186,7 +225,9 @@ class TieredStore final : public StoreReader {
   mutable uint64_t reader_bytes_ ABSL_GUARDED_BY(cache_mu_) = 0;
 
   std::atomic<uint64_t> warm_expired_{0};
+  std::atomic<uint64_t> cold_expired_{0};
   mutable std::atomic<uint64_t> warm_quarantined_{0};
+  mutable std::atomic<uint64_t> cold_quarantined_{0};
 };
 
 }  // namespace otlpd::storage

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "storage/attribute_text.h"
+#include "storage/log_words.h"
 #include "storage/record_block.h"
 #include "storage/tiered_store.h"
 #include "storage/trace_block.h"
@@ -39,26 +40,10 @@ bool HasService(const BlockMeta& m, const std::string& service) {
   return service.empty() || std::binary_search(m.services().begin(), m.services().end(), service);
 }
 
-// Words of a log body for word search: runs of letters and digits, lower-cased.
-std::vector<std::string> Words(std::string_view text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) {
-      cur.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-    } else if (!cur.empty()) {
-      out.push_back(std::move(cur));
-      cur.clear();
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
-}
-
 std::vector<std::string> QueryWords(const LogQuery& q) {
   std::vector<std::string> words;
   for (const std::string& w : q.words) {
-    for (std::string& part : Words(w)) words.push_back(std::move(part));
+    for (std::string& part : LogWords(w)) words.push_back(std::move(part));
   }
   return words;
 }
@@ -66,7 +51,7 @@ std::vector<std::string> QueryWords(const LogQuery& q) {
 bool BodyHasWords(const opentelemetry::proto::logs::v1::LogRecord& lr,
                   const std::vector<std::string>& words) {
   if (words.empty()) return true;
-  std::vector<std::string> body = Words(AttributeText(lr.body()));
+  std::vector<std::string> body = LogWords(AttributeText(lr.body()));
   absl::flat_hash_set<std::string> have(body.begin(), body.end());
   for (const std::string& w : words) {
     if (!have.contains(w)) return false;
@@ -206,7 +191,8 @@ absl::StatusOr<std::vector<std::string>> TieredStore::Services() {
     for (std::string& s : index_.Services()) out.insert(std::move(s));
     snap = TakeSnapshot();
   }
-  for (const BlockMeta& m : snap.warm) {
+  for (const BlockRef& b : snap.blocks) {
+    const BlockMeta& m = b.meta;
     if (static_cast<Signal>(m.signal()) != Signal::kTraces) continue;
     for (const std::string& s : m.services()) out.insert(s);
   }
@@ -223,9 +209,10 @@ absl::StatusOr<std::vector<Operation>> TieredStore::Operations(const std::string
     for (Operation& o : index_.Operations(service, span_kind)) out.insert(std::move(o));
     snap = TakeSnapshot();
   }
-  for (const BlockMeta& m : snap.warm) {
+  for (const BlockRef& b : snap.blocks) {
+    const BlockMeta& m = b.meta;
     if (static_cast<Signal>(m.signal()) != Signal::kTraces || !HasService(m, service)) continue;
-    auto reader = TraceReader(m);
+    auto reader = TraceReader(b);
     if (!reader.ok()) continue;  // damaged: counted and logged
     auto ops = (*reader)->Operations(service, span_kind);
     if (!ops.ok()) continue;
@@ -252,12 +239,13 @@ absl::StatusOr<std::vector<TraceId>> TieredStore::FindTraces(const TraceQuery& q
     return times[query.limit - 1];
   };
   int64_t floor = bar();
-  for (const BlockMeta& m : snap.warm) {  // newest first
+  for (const BlockRef& b : snap.blocks) {  // newest first
+    const BlockMeta& m = b.meta;
     if (static_cast<Signal>(m.signal()) != Signal::kTraces || !Overlaps(m, query.time) ||
         !HasService(m, query.service) || m.max_time_unix_nano() < floor) {
       continue;
     }
-    auto reader = TraceReader(m);
+    auto reader = TraceReader(b);
     if (!reader.ok()) continue;
     std::vector<std::pair<TraceId, int64_t>> hits;
     if (!(*reader)->Search(query, &hits).ok()) continue;
@@ -301,9 +289,10 @@ absl::StatusOr<std::optional<TracesData>> TieredStore::GetTraceOnce(const TraceI
     if (!req.ParseFromString(rec->request)) return absl::DataLossError("undecodable record");
     CollectTrace(&req, want, &out);
   }
-  for (const BlockMeta& m : snap.warm) {
+  for (const BlockRef& b : snap.blocks) {
+    const BlockMeta& m = b.meta;
     if (static_cast<Signal>(m.signal()) != Signal::kTraces) continue;
-    auto reader = TraceReader(m);
+    auto reader = TraceReader(b);
     if (!reader.ok() || !(*reader)->MayContain(id)) continue;
     auto part = (*reader)->GetTrace(id);
     if (!part.ok() || !part->has_value()) continue;
@@ -322,9 +311,10 @@ absl::StatusOr<std::vector<DependencyLink>> TieredStore::Dependencies(const Time
     snap = TakeSnapshot();
   }
   const int64_t start = ToNanos(time.start), end = ToNanos(time.end);
-  for (const BlockMeta& m : snap.warm) {
+  for (const BlockRef& b : snap.blocks) {
+    const BlockMeta& m = b.meta;
     if (static_cast<Signal>(m.signal()) != Signal::kTraces || !Overlaps(m, time)) continue;
-    auto reader = TraceReader(m);
+    auto reader = TraceReader(b);
     if (!reader.ok()) continue;
     struct Row {
       std::string trace, parent, service;
@@ -417,13 +407,17 @@ absl::StatusOr<LogsData> TieredStore::FindLogsOnce(const LogQuery& query) {
     ++found;
   }
   // Warm: newest blocks first, every record of a block checked.
-  for (const BlockMeta& m : snap.warm) {
+  for (const BlockRef& b : snap.blocks) {
+    const BlockMeta& m = b.meta;
     if (found >= query.limit) break;
     if (static_cast<Signal>(m.signal()) != Signal::kLogs || !Overlaps(m, query.time) ||
-        !HasService(m, query.service)) {
+        !HasService(m, query.service) ||
+        !std::all_of(words.begin(), words.end(), [&](const std::string& w) {
+          return WordBloom::MayContain(m.word_bloom(), w);
+        })) {
       continue;
     }
-    absl::StatusOr<std::string> block = ReadBlock(m);
+    absl::StatusOr<std::string> block = ReadBlock(b);
     if (!block.ok()) continue;
     std::vector<LogsData> per_request;
     (void)ForEachRecord(*block, [&](Signal, int64_t, std::string_view request) {
@@ -471,14 +465,15 @@ absl::StatusOr<MetricsData> TieredStore::FindMetricsOnce(const MetricQuery& quer
     snap = TakeSnapshot();
   }
   MetricsData out;
-  // Oldest first, so that points come in time order: warm blocks, then hot.
-  for (auto it = snap.warm.rbegin(); it != snap.warm.rend(); ++it) {
-    const BlockMeta& m = *it;
+  // Oldest first, so that points come in time order: cold, warm, then hot.
+  for (auto it = snap.blocks.rbegin(); it != snap.blocks.rend(); ++it) {
+    const BlockRef& b = *it;
+    const BlockMeta& m = b.meta;
     if (static_cast<Signal>(m.signal()) != Signal::kMetrics || !Overlaps(m, query.time) ||
         !std::binary_search(m.metric_names().begin(), m.metric_names().end(), query.name)) {
       continue;
     }
-    absl::StatusOr<std::string> block = ReadBlock(m);
+    absl::StatusOr<std::string> block = ReadBlock(b);
     if (!block.ok()) continue;
     (void)ForEachRecord(*block, [&](Signal, int64_t, std::string_view request) {
       HotIndex::MetricsRequest req;

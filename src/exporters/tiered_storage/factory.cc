@@ -1,5 +1,7 @@
 #include "exporters/tiered_storage/factory.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "exporters/tiered_storage/config.h"
 #include "exporters/tiered_storage/tiered_storage_exporter.h"
 
@@ -53,6 +55,44 @@ void ParseWarm(ConfigNode node, storage::TieredStoreOptions* o) {
   node.GetDuration("retention", &warm.retention);
 }
 
+void ParseCold(ConfigNode node, storage::ColdTierOptions* cold) {
+  cold->enabled = true;
+  if (node.GetDuration("after", &cold->after) && cold->after <= absl::ZeroDuration()) {
+    node.Error("after", "after must be positive");
+  }
+  node.Get("path", &cold->path);
+  bool has_s3 = false;
+  ConfigNode s3 = node.Child("s3", &has_s3);
+  if (has_s3) {
+    if (!cold->path.empty()) node.Error("path", "cold takes either path or s3, not both");
+    storage::S3Config c;
+    for (auto [key, out] : {std::pair{"endpoint", &c.endpoint},
+                            {"bucket", &c.bucket},
+                            {"access_key", &c.access_key},
+                            {"secret_key", &c.secret_key}}) {
+      if (!s3.Get(key, out) || out->empty()) {
+        s3.Error(key, absl::StrCat(key, " must be set"));
+      }
+    }
+    s3.Get("region", &c.region);
+    s3.Get("prefix", &c.prefix);
+    if (!c.endpoint.empty() && !absl::StartsWith(c.endpoint, "http://") &&
+        !absl::StartsWith(c.endpoint, "https://")) {
+      s3.Error("endpoint", "endpoint must start with http:// or https://");
+    }
+    cold->s3 = c;
+  }
+  int64_t level = cold->compression_level;
+  if (node.Get("compression_level", &level)) {
+    if (level < 1 || level > 22) {
+      node.Error("compression_level", "compression_level must be within 1..22 (zstd levels)");
+    } else {
+      cold->compression_level = static_cast<int>(level);
+    }
+  }
+  node.GetDuration("retention", &cold->retention);
+}
+
 class TieredStorageExporterFactory : public ExporterFactory {
  public:
   std::string_view type() const override { return "tiered_storage"; }
@@ -71,6 +111,28 @@ class TieredStorageExporterFactory : public ExporterFactory {
     ParseWarm(warm, &o);
     if (warm.Has("after") && hot.Has("max_age") && o.hot.max_age != hot_max_age) {
       warm.Error("after", "warm.after and hot.max_age say the same thing and differ");
+    }
+    bool has_cold = false;
+    ConfigNode cold = node.Child("cold", &has_cold);
+    if (has_cold) ParseCold(cold, &o.cold);
+    ConfigNode lifecycle = node.Child("lifecycle");
+    if (lifecycle.GetDuration("check_interval", &o.lifecycle_interval) &&
+        o.lifecycle_interval < absl::Milliseconds(10)) {
+      lifecycle.Error("check_interval", "check_interval must be at least 10ms");
+    }
+    lifecycle.GetBytes("max_io_rate", &o.lifecycle_io_rate);
+    // Per-signal overrides: retention of each signal's warm and cold blocks.
+    for (Signal signal : kAllSignals) {
+      ConfigNode per = node.Child(SignalName(signal));
+      const size_t i = static_cast<size_t>(signal);
+      absl::Duration d;
+      ConfigNode warm_per = per.Child("warm");
+      if (warm_per.GetDuration("retention", &d)) o.warm.signal_retention[i] = d;
+      ConfigNode cold_per = per.Child("cold");
+      if (cold_per.GetDuration("retention", &d)) {
+        if (!has_cold) cold_per.Error("retention", "there is no cold tier (no cold: section)");
+        o.cold.signal_retention[i] = d;
+      }
     }
     return config;
   }

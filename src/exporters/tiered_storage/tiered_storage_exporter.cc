@@ -56,17 +56,19 @@ void TieredStorageExporter::RegisterMetrics(MetricsRegistry* metrics) {
                                                    : absl::ToDoubleSeconds(absl::Now() - s.oldest);
        }},
   };
-  for (const char* tier : {"hot", "warm"}) {
+  for (const char* tier : {"hot", "warm", "cold"}) {
     for (const Series& series : kSeries) {
       std::shared_ptr<StoreView> view = view_;
       Read read = series.read;
-      const bool hot = std::string_view(tier) == "hot";
+      const std::string_view which = tier;
       metrics->AddCallbackGauge(
           series.name, {{"exporter", id_}, {"tier", tier}},
-          [view, read, hot] {
+          [view, read, which] {
             absl::MutexLock lock(&view->mu);
             if (view->store == nullptr) return 0.0;
-            return read(hot ? view->store->hot_stats() : view->store->warm_stats());
+            return read(which == "hot"    ? view->store->hot_stats()
+                        : which == "warm" ? view->store->warm_stats()
+                                          : view->store->cold_stats());
           },
           series.help);
     }

@@ -60,6 +60,68 @@ warm: {block_window: 30m, compression_level: 6, max_size: 2GB, retention: 72h}
   EXPECT_EQ(ConfigAs<TieredStorageExporterConfig>(*after).store.hot.max_age, absl::Seconds(90));
 }
 
+TEST(TieredStorageConfigTest, ColdTierKeys) {
+  Diagnostics diag;
+  auto config = Parse(R"(
+directory: d
+cold:
+  after: 48h
+  compression_level: 15
+  retention: 720h
+  s3: {endpoint: "http://127.0.0.1:9000", bucket: b, region: eu-west-1, prefix: p,
+       access_key: ak, secret_key: sk}
+)",
+                      &diag);
+  ASSERT_TRUE(diag.ok()) << diag.Format();
+  const auto& c = ConfigAs<TieredStorageExporterConfig>(*config).store.cold;
+  EXPECT_TRUE(c.enabled);
+  EXPECT_EQ(c.after, absl::Hours(48));
+  EXPECT_EQ(c.compression_level, 15);
+  EXPECT_EQ(c.retention, absl::Hours(720));
+  ASSERT_TRUE(c.s3.has_value());
+  EXPECT_EQ(c.s3->endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(c.s3->bucket, "b");
+  EXPECT_EQ(c.s3->region, "eu-west-1");
+  EXPECT_EQ(c.s3->prefix, "p");
+
+  Diagnostics local_diag;
+  auto local = Parse("directory: d\ncold: {path: /archive}\n", &local_diag);
+  ASSERT_TRUE(local_diag.ok()) << local_diag.Format();
+  const auto& l = ConfigAs<TieredStorageExporterConfig>(*local).store.cold;
+  EXPECT_TRUE(l.enabled);
+  EXPECT_EQ(l.path, "/archive");
+  EXPECT_FALSE(l.s3.has_value());
+  EXPECT_EQ(l.compression_level, 19);
+
+  Diagnostics none_diag;
+  auto none = Parse("directory: d\n", &none_diag);
+  EXPECT_FALSE(ConfigAs<TieredStorageExporterConfig>(*none).store.cold.enabled);
+}
+
+TEST(TieredStorageConfigTest, LifecycleAndPerSignalRetention) {
+  Diagnostics diag;
+  auto config = Parse(R"(
+directory: d
+warm: {retention: 72h}
+cold: {path: /a, retention: 720h}
+lifecycle: {check_interval: 5s, max_io_rate: 32MiB}
+logs: {warm: {retention: 24h}, cold: {retention: 168h}}
+metrics: {warm: {retention: 12h}}
+)",
+                      &diag);
+  ASSERT_TRUE(diag.ok()) << diag.Format();
+  const auto& o = ConfigAs<TieredStorageExporterConfig>(*config).store;
+  EXPECT_EQ(o.lifecycle_interval, absl::Seconds(5));
+  EXPECT_EQ(o.lifecycle_io_rate, uint64_t{32} << 20);
+  EXPECT_FALSE(o.warm.signal_retention[0].has_value());
+  EXPECT_EQ(o.warm.signal_retention[1], absl::Hours(12));
+  EXPECT_EQ(o.warm.signal_retention[2], absl::Hours(24));
+  EXPECT_EQ(o.cold.signal_retention[2], absl::Hours(168));
+  Diagnostics bad;
+  Parse("directory: d\ntraces: {cold: {retention: 1h}}\n", &bad);
+  EXPECT_NE(bad.Format().find("no cold tier"), std::string::npos) << bad.Format();
+}
+
 TEST(TieredStorageConfigTest, BadValuesNameTheKeyAndLine) {
   const std::pair<const char*, const char*> cases[] = {
       {"hot: {max_age: 1m}\n", "directory"},
@@ -70,6 +132,14 @@ TEST(TieredStorageConfigTest, BadValuesNameTheKeyAndLine) {
       {"directory: d\nwarm: {block_window: 10ms}\n", "warm::block_window"},
       {"directory: d\nhot: {max_age: 1m}\nwarm: {after: 2m}\n", "warm::after"},
       {"directory: d\nwarm: {colour: blue}\n", "warm::colour: unknown key"},
+      {"directory: d\ncold: {path: /a, s3: {endpoint: \"http://h\", bucket: b, access_key: a, "
+       "secret_key: s}}\n",
+       "either path or s3"},
+      {"directory: d\ncold: {s3: {endpoint: \"http://h\", access_key: a, secret_key: s}}\n",
+       "cold::s3::bucket"},
+      {"directory: d\ncold: {s3: {endpoint: h:9000, bucket: b, access_key: a, secret_key: s}}\n",
+       "http:// or https://"},
+      {"directory: d\ncold: {compression_level: 0}\n", "cold::compression_level"},
   };
   for (const auto& [yaml, want] : cases) {
     Diagnostics diag;
