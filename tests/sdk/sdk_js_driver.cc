@@ -1,8 +1,10 @@
 // sdk_js_test: the real OpenTelemetry JS SDK (tests/sdk/package.json, installed by the
 // sdk_npm_install fixture) sends traces, metrics and logs through gRPC, HTTP/protobuf and
-// HTTP/JSON to a real otlpd; each of the 9 combinations must arrive in the file exporter.
+// HTTP/JSON to a real otlpd; each of the 9 combinations must arrive in the file exporter,
+// and, in a second run, come back out of the tiered store through the query API.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "testing/configs.h"
 #include "testing/daemon.h"
+#include "testing/http_client.h"
 #include "testing/otlp_data.h"
 
 namespace otlpd::testing {
@@ -170,6 +173,95 @@ TEST(SdkJsTest, AllNineSignalTransportCombinationsArrive) {
     }
     EXPECT_EQ(records, 1) << "logs/" << transport;
   }
+}
+
+constexpr char kStoreConfig[] = R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{{GRPC_PORT}}
+      http:
+        endpoint: 127.0.0.1:{{HTTP_PORT}}
+exporters:
+  tiered_storage:
+    directory: {{DIR}}/store
+extensions:
+  query:
+    endpoint: 127.0.0.1:{{QUERY_PORT}}
+service:
+  extensions: [query]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{{METRICS_PORT}}
+  pipelines:
+    traces: {receivers: [otlp], exporters: [tiered_storage]}
+    metrics: {receivers: [otlp], exporters: [tiered_storage]}
+    logs: {receivers: [otlp], exporters: [tiered_storage]}
+)";
+
+// The same 9 combinations into the tiered store, read back through the query API as Jaeger
+// UI and our logs/metrics API see them.
+TEST(SdkJsTest, AllSignalsThroughTheStoreAndBackOutOfTheQueryApi) {
+  const std::string node = FindProgram("node");
+  ASSERT_FALSE(node.empty()) << "node not found in PATH: the SDK test needs Node.js";
+  const std::string sdk_dir = SdkDir();
+  const std::string script = sdk_dir + "/send_all.js";
+  ASSERT_TRUE(std::filesystem::exists(script)) << script << " missing: run sdk_npm_install";
+
+  auto vars = PortVars({"QUERY_PORT"});
+  DaemonProcess daemon("sdk-store");
+  ASSERT_TRUE(daemon.StartWithConfig(kStoreConfig, vars).ok());
+  ASSERT_TRUE(daemon.WaitForPort(PortOf(vars, "GRPC_PORT"))) << daemon.Stderr();
+  ASSERT_TRUE(daemon.WaitForPort(PortOf(vars, "QUERY_PORT"))) << daemon.Stderr();
+  DaemonProcess sdk("sdk-node");
+  ASSERT_TRUE(
+      sdk.StartProgram(
+             node, {script, vars["GRPC_PORT"], vars["HTTP_PORT"]},
+             {{"NODE_PATH", sdk_dir + "/node_modules"}, {"NO_PROXY", "*"}, {"no_proxy", "*"}})
+          .ok());
+  ASSERT_EQ(sdk.WaitExit(absl::Seconds(180)), 0) << sdk.Stderr() << "\notlpd:\n" << daemon.Stderr();
+
+  const int port = PortOf(vars, "QUERY_PORT");
+  const std::string all_time =
+      absl::StrCat("&start=0&end=", absl::ToUnixSeconds(absl::Now()) + 3600);
+  HttpResult services = HttpGet(LocalUrl(port, "/api/services"));
+  ASSERT_EQ(services.status, 200);
+  for (const std::string transport : kTransports) {
+    SCOPED_TRACE(transport);
+    const std::string service = "otlpd-sdk-traces-" + transport;
+    EXPECT_NE(services.body.find("\"" + service + "\""), std::string::npos) << services.body;
+    HttpResult traces =
+        HttpGet(LocalUrl(port, "/api/traces?service=" + service + "&lookback=1h&limit=10"));
+    ASSERT_EQ(traces.status, 200) << traces.body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(traces.body).get(doc), simdjson::SUCCESS);
+    simdjson::dom::array data;
+    ASSERT_EQ(doc["data"].get(data), simdjson::SUCCESS);
+    ASSERT_EQ(data.size(), 1u) << traces.body;
+    std::string_view name;
+    ASSERT_EQ(data.at(0)["spans"].at(0)["operationName"].get(name), simdjson::SUCCESS);
+    EXPECT_EQ(name, "span-" + transport);
+    EXPECT_NE(traces.body.find("\"otlpd.test.number\""), std::string::npos);
+    EXPECT_NE(traces.body.find("event-" + transport), std::string::npos);  // the span's log
+
+    HttpResult logs =
+        HttpGet(LocalUrl(port, "/api/v1/logs?service=otlpd-sdk-logs-" + transport + all_time));
+    ASSERT_EQ(logs.status, 200) << logs.body;
+    ASSERT_EQ(parser.parse(logs.body).get(doc), simdjson::SUCCESS);
+    ASSERT_EQ(doc["data"].get(data), simdjson::SUCCESS);
+    ASSERT_EQ(data.size(), 1u) << logs.body;
+    EXPECT_NE(logs.body.find("log-" + transport), std::string::npos);
+
+    HttpResult counter =
+        HttpGet(LocalUrl(port, "/api/v1/metrics?name=otlpd.sdk.counter." + transport + all_time));
+    ASSERT_EQ(counter.status, 200) << counter.body;
+    ASSERT_EQ(parser.parse(counter.body).get(doc), simdjson::SUCCESS);
+    simdjson::dom::array series;
+    ASSERT_EQ(doc["data"]["series"].get(series), simdjson::SUCCESS) << counter.body;
+    EXPECT_EQ(series.size(), 1u) << counter.body;
+  }
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.Stderr();
 }
 
 }  // namespace
