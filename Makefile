@@ -13,7 +13,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 
 TSAN_OPTIONS_TEST := suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1
 
-.PHONY: all deps build run test test-release test-asan test-tsan bench format clean
+.PHONY: all deps build run test test-release test-asan test-tsan bench soak format clean
 
 all: build
 
@@ -50,6 +50,14 @@ test-tsan: deps
 
 bench: build
 	bash bench/run.sh
+
+# The long versions of CI's storage checks: 20 kill -9 cycles of the daemon during ingest and
+# migration, and the store's figures over 10 M realistic spans (bench/storage_bench.cc).
+SOAK_SPANS ?= 10000000
+soak: build
+	cd $(BUILD) && OTLPD_BIN=$(CURDIR)/$(BUILD)/otlpd OTLPD_SOAK_CYCLES=20 \
+	  ./tests/integration_storage_test --gtest_filter='*KillNine*'
+	./$(BUILD)/bench/storage_bench --spans $(SOAK_SPANS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

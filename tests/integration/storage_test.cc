@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -177,7 +178,9 @@ TEST(StorageTest, KillNineCyclesLoseAndDuplicateNothing) {
   absl::Mutex mu;
   std::set<uint64_t> acked;
   std::atomic<uint64_t> next{1};
-  constexpr int kCycles = 5;
+  // 5 in CI; `make soak` runs 20 (OTLPD_SOAK_CYCLES).
+  const char* soak = getenv("OTLPD_SOAK_CYCLES");
+  const int kCycles = soak != nullptr && atoi(soak) > 0 ? atoi(soak) : 5;
   for (int cycle = 0; cycle < kCycles; ++cycle) {
     ASSERT_TRUE(d.Start()) << d.process->Stderr();
     std::atomic<bool> stop{false};
