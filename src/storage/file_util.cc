@@ -18,7 +18,8 @@ void UniqueFd::reset() {
 }
 
 absl::Status ErrnoStatus(std::string_view what, std::string_view path, int err) {
-  std::string msg = absl::StrCat(std::string(what), " ", std::string(path), ": ", std::strerror(err));
+  std::string msg =
+      absl::StrCat(std::string(what), " ", std::string(path), ": ", std::strerror(err));
   if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
     return absl::ResourceExhaustedError(absl::StrCat("storage full: ", msg));
   }

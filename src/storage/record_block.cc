@@ -50,7 +50,8 @@ absl::Status ForEachRecord(
     std::string_view block,
     const std::function<void(Signal signal, int64_t receive_ns, std::string_view request)>& fn) {
   auto damaged = [&](std::string_view why, size_t offset) {
-    return absl::DataLossError(absl::StrCat("record block: ", std::string(why), " at offset ", offset));
+    return absl::DataLossError(
+        absl::StrCat("record block: ", std::string(why), " at offset ", offset));
   };
   if (block.size() < sizeof kMagic + 8 || std::memcmp(block.data(), kMagic, sizeof kMagic) != 0) {
     return damaged("bad header", 0);

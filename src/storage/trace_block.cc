@@ -1040,7 +1040,8 @@ absl::Status TraceBlockReader::State::Load() {
   for (int i = 0; i < 4; ++i)
     dir_size |= static_cast<uint32_t>(static_cast<uint8_t>(sz[i])) << (8 * i);
   const uint64_t dir_hash = f.Fixed64();
-  if (dir_offset < kHeaderSize || dir_offset + dir_size + kFooterSize != size) {
+  if (dir_offset < kHeaderSize || dir_offset > size ||
+      dir_offset + dir_size + kFooterSize != size) {
     return absl::DataLossError(
         absl::StrFormat("trace block: footer at byte offset %d: directory bounds out of range",
                         size - kFooterSize));
