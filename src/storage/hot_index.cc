@@ -159,6 +159,7 @@ uint32_t HotIndex::AddResource(std::string_view resource) {
   }
   row.service = Intern(service);
   std::sort(row.attributes.begin(), row.attributes.end());
+  for (uint64_t h : row.attributes) row.signature |= SignatureBit(h);
   uint32_t id = static_cast<uint32_t>(resources_.size());
   resources_.push_back(std::move(row));
   resource_ids_.emplace(std::string(resource), id);
@@ -226,6 +227,9 @@ void HotIndex::AddSpan(uint64_t record, uint32_t resource, std::string_view span
   row.name = Intern(name);
   row.attr_count =
       static_cast<uint16_t>(std::min<size_t>(span_attributes_.size() - attrs_before, UINT16_MAX));
+  for (size_t i = attrs_before; i < span_attributes_.size(); ++i) {
+    row.signature |= SignatureBit(span_attributes_[i]);
+  }
   spans_.push_back(row);
   TraceEntry& t = traces_[row.trace];
   if (t.records.empty() || t.records.back() != record) t.records.push_back(record);
@@ -402,9 +406,11 @@ std::vector<Operation> HotIndex::Operations(const std::string& service,
 }
 
 bool HotIndex::SpanMatches(const SpanRow& row, const TraceQuery& q, uint32_t service, uint32_t name,
-                           const std::vector<uint64_t>& tag_hashes, int want_kind,
-                           int want_status) const {
-  if (service != kNone && resources_[row.resource].service != service) return false;
+                           const std::vector<uint64_t>& tag_hashes, uint64_t tag_signature,
+                           int want_kind, int want_status) const {
+  const ResourceRow& resource = resources_[row.resource];
+  if (((row.signature | resource.signature) & tag_signature) != tag_signature) return false;
+  if (service != kNone && resource.service != service) return false;
   if (name != kNone && row.name != name) return false;
   if (want_kind >= 0 && row.kind != want_kind) return false;
   if (want_status >= 0 && row.status != want_status) return false;
@@ -412,7 +418,7 @@ bool HotIndex::SpanMatches(const SpanRow& row, const TraceQuery& q, uint32_t ser
   if (q.min_duration && row.duration < absl::ToInt64Nanoseconds(*q.min_duration)) return false;
   if (q.max_duration && row.duration > absl::ToInt64Nanoseconds(*q.max_duration)) return false;
   if (!tag_hashes.empty()) {
-    const std::vector<uint64_t>& res = resources_[row.resource].attributes;
+    const std::vector<uint64_t>& res = resource.attributes;
     uint64_t begin = row.attr_begin - span_attr_base_;
     for (uint64_t h : tag_hashes) {
       bool found = std::binary_search(res.begin(), res.end(), h);
@@ -446,6 +452,8 @@ std::vector<std::pair<TraceId, int64_t>> HotIndex::FindTraces(const TraceQuery& 
     }
     tag_hashes.push_back(AttributeHash(k, v));
   }
+  uint64_t tag_signature = 0;
+  for (uint64_t h : tag_hashes) tag_signature |= SignatureBit(h);
   const int64_t start = ToNanos(q.time.start), end = ToNanos(q.time.end);
   absl::flat_hash_map<TraceId, int64_t> found;
   // Newest rows first; stop once `limit` traces are found (rows arrive roughly in time
@@ -453,7 +461,9 @@ std::vector<std::pair<TraceId, int64_t>> HotIndex::FindTraces(const TraceQuery& 
   for (auto it = spans_.rbegin(); it != spans_.rend(); ++it) {
     const SpanRow& row = *it;
     if (row.start < start || row.start > end) continue;
-    if (!SpanMatches(row, q, service, name, tag_hashes, want_kind, want_status)) continue;
+    if (!SpanMatches(row, q, service, name, tag_hashes, tag_signature, want_kind, want_status)) {
+      continue;
+    }
     auto [f, added] = found.try_emplace(row.trace, row.start);
     if (!added) {
       f->second = std::max(f->second, row.start);

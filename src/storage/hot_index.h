@@ -65,6 +65,7 @@ class HotIndex {
   struct ResourceRow {
     uint32_t service = 0;
     std::vector<uint64_t> attributes;  // AttributeHash of each
+    uint64_t signature = 0;            // Signature() of them
   };
   struct SpanRow {
     uint64_t record;
@@ -79,7 +80,13 @@ class HotIndex {
     uint16_t attr_count;
     uint8_t kind;
     uint8_t status;
+    // One bit per attribute hash (and event attribute): a tag search skips a row whose
+    // signature, or'ed with its resource's, lacks a bit of the tags it wants.
+    uint64_t signature;
   };
+  static uint64_t SignatureBit(uint64_t attribute_hash) {
+    return uint64_t{1} << (attribute_hash >> 58);
+  }
   struct LogRow {
     uint64_t record;
     TraceId trace;
@@ -107,7 +114,8 @@ class HotIndex {
   uint32_t AddResource(std::string_view resource);
   void AddSpan(uint64_t record, uint32_t resource, std::string_view span);
   bool SpanMatches(const SpanRow& row, const TraceQuery& q, uint32_t service, uint32_t name,
-                   const std::vector<uint64_t>& tag_hashes, int want_kind, int want_status) const;
+                   const std::vector<uint64_t>& tag_hashes, uint64_t tag_signature,
+                   int want_kind, int want_status) const;
 
   static constexpr uint32_t kNone = ~uint32_t{0};
 
