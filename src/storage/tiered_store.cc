@@ -129,7 +129,7 @@ void SummarizeLogs(const HotIndex::LogsRequest& req, StepSummary* sum) {
   }
 }
 
-constexpr uint64_t kReaderCacheBytes = uint64_t{256} << 20;
+constexpr uint64_t kReaderCacheBytes = uint64_t{1} << 30;
 
 }  // namespace
 
@@ -416,7 +416,7 @@ void TieredStore::LifecycleLoop() {
         return;
       }
     }
-    absl::StatusOr<size_t> moved = RunLifecycle();
+    absl::StatusOr<size_t> moved = RunLifecycle(/*flush=*/false);
     if (!moved.ok()) {
       spdlog::error("tiered storage {}: lifecycle: {}", options_.directory,
                     moved.status().ToString());
@@ -424,17 +424,17 @@ void TieredStore::LifecycleLoop() {
   }
 }
 
-absl::StatusOr<size_t> TieredStore::RunLifecycle() {
+absl::StatusOr<size_t> TieredStore::RunLifecycle(bool flush) {
   absl::MutexLock lock(&lifecycle_mu_);
   size_t total = 0;
-  // Bounded: a pass moves at most a few blocks' worth, the next pass goes on.
-  for (int i = 0; i < 16; ++i) {
-    absl::StatusOr<size_t> moved = MigrateOnce();
+  // A pass moves everything due (bounded, in case data arrives faster than it moves).
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<size_t> moved = MigrateOnce(flush);
     if (!moved.ok()) return moved.status();
     if (*moved == 0) break;
     total += *moved;
   }
-  for (int i = 0; i < 16; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     absl::StatusOr<size_t> moved = MoveToColdOnce();
     if (!moved.ok()) return moved.status();
     if (*moved == 0) break;
@@ -453,7 +453,7 @@ void TieredStore::Throttle(uint64_t bytes, absl::Time since) {
   stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), left);
 }
 
-absl::StatusOr<size_t> TieredStore::MigrateOnce() {
+absl::StatusOr<size_t> TieredStore::MigrateOnce(bool flush) {
   const absl::Time step_start = absl::Now();
   std::vector<RecordRef> take;
   {
@@ -467,13 +467,24 @@ absl::StatusOr<size_t> TieredStore::MigrateOnce() {
         std::max<int64_t>(1, absl::ToInt64Nanoseconds(options_.warm.block_window));
     const int64_t first_window = records_.front().receive_ns / window;
     uint64_t input = 0;
+    bool window_done = false, full = false;
     for (const RecordRef& r : records_) {
-      if (r.receive_ns >= cutoff && input >= must_free) break;
-      if (r.receive_ns / window != first_window && r.receive_ns >= cutoff - window) break;
-      if (!take.empty() && input + r.bytes > options_.warm.max_block_input) break;
+      if (r.receive_ns >= cutoff && input >= must_free) break;  // not due yet
+      if (r.receive_ns / window != first_window) {
+        window_done = true;  // every record of the first window is in `take`
+        break;
+      }
+      if (!take.empty() && input + r.bytes > options_.warm.max_block_input) {
+        full = true;
+        break;
+      }
       take.push_back(r);
       input += r.bytes;
     }
+    // A block covers its whole window (or max_block_input): while the window still
+    // receives data and there is no pressure, wait rather than write a small block.
+    const bool window_complete = window_done || (first_window + 1) * window <= cutoff;
+    if (!flush && !window_complete && !full && must_free == 0) take.clear();
   }
   if (take.empty()) return 0;
   const LogPosition end = take.back().next;
@@ -803,8 +814,10 @@ absl::StatusOr<std::shared_ptr<const TraceBlockReader>> TieredStore::TraceReader
   }
   auto shared = std::make_shared<const TraceBlockReader>(*std::move(reader));
   absl::MutexLock lock(&cache_mu_);
-  readers_.push_back({key, block.meta.block_bytes(), shared});
-  reader_bytes_ += block.meta.block_bytes();
+  // An open reader keeps the block and, once used, its decoded columns (~64 B/span).
+  const uint64_t cost = block.meta.block_bytes() + block.meta.items() * 64;
+  readers_.push_back({key, cost, shared});
+  reader_bytes_ += cost;
   while (reader_bytes_ > kReaderCacheBytes && readers_.size() > 1) {
     reader_bytes_ -= readers_.front().bytes;
     readers_.pop_front();

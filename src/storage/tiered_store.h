@@ -42,7 +42,7 @@ struct HotTierOptions {
 
 struct WarmTierOptions {
   // A block holds data received within one window of this length (and at most
-  // max_block_input bytes of OTLP).
+  // max_block_input bytes of OTLP, ~370 k realistic spans at the default).
   absl::Duration block_window = absl::Minutes(10);
   int compression_level = 3;
   // Past these the oldest blocks are deleted (counted in expired items). 0 = no limit.
@@ -50,7 +50,7 @@ struct WarmTierOptions {
   absl::Duration retention = absl::ZeroDuration();
   // Per signal (traces, metrics, logs): replaces `retention` for that signal's blocks.
   std::array<std::optional<absl::Duration>, 3> signal_retention;
-  uint64_t max_block_input = uint64_t{256} << 20;
+  uint64_t max_block_input = uint64_t{128} << 20;
 };
 
 struct ColdTierOptions {
@@ -64,7 +64,7 @@ struct ColdTierOptions {
   absl::Duration retention = absl::ZeroDuration();                // 0 = keep
   std::array<std::optional<absl::Duration>, 3> signal_retention;  // as WarmTierOptions
   // A cold block is made of warm blocks of one signal holding up to this much OTLP.
-  uint64_t max_block_input = uint64_t{1} << 30;
+  uint64_t max_block_input = uint64_t{512} << 20;
 };
 
 struct TieredStoreOptions {
@@ -123,9 +123,12 @@ class TieredStore final : public StoreReader {
   // scanned them), which saves scanning it again.
   void Append(Signal signal, const absl::Cord& request, Done done, bool checked = false);
 
-  // Runs one lifecycle pass now (migration and retention); the background thread does the
-  // same every lifecycle_interval. Returns how many hot records moved.
-  absl::StatusOr<size_t> RunLifecycle();
+  // Runs one lifecycle pass now (migration, recompaction, retention); the background thread
+  // runs one every lifecycle_interval. A hot record moves once older than hot.max_age and
+  // its block_window is over (or max_block_input is reached, or the log is over budget);
+  // `flush` moves every record older than hot.max_age without waiting for its window.
+  // Returns how many hot records moved.
+  absl::StatusOr<size_t> RunLifecycle(bool flush = false);
 
   TierStats hot_stats() const;
   TierStats warm_stats() const;
@@ -179,7 +182,7 @@ class TieredStore final : public StoreReader {
   Snapshot TakeSnapshot() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   void LifecycleLoop();
-  absl::StatusOr<size_t> MigrateOnce();
+  absl::StatusOr<size_t> MigrateOnce(bool flush);
   absl::StatusOr<size_t> MoveToColdOnce();
   absl::Status EnforceBudgets();
   void Forget(const BlockRef& block);  // drops a deleted block from the reader cache

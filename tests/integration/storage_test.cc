@@ -42,6 +42,8 @@ exporters:
     directory: {{STORE}}
     hot:
       max_age: {{HOT_AGE}}
+    warm:
+      block_window: 1s
 extensions:
   query:
     endpoint: 127.0.0.1:{{QUERY_PORT}}
@@ -150,8 +152,7 @@ TEST(StorageTest, AllSignalsStoredAndQueriedAcrossTiers) {
     // The generated logs and points carry fixed timestamps: the window is all time.
     const std::string all_time =
         absl::StrCat("&start=0&end=", absl::ToUnixSeconds(absl::Now()) + 86400);
-    HttpResult log_query =
-        HttpGet(d.Query("/api/v1/logs?service=otlpd-test&limit=100" + all_time));
+    HttpResult log_query = HttpGet(d.Query("/api/v1/logs?service=otlpd-test&limit=100" + all_time));
     ASSERT_EQ(log_query.status, 200) << log_query.body;
     ASSERT_EQ(parser.parse(log_query.body).get(doc), simdjson::SUCCESS);
     ASSERT_EQ(doc["data"].get(data), simdjson::SUCCESS);

@@ -69,13 +69,13 @@ void FillAndAge(TieredStore& store, uint64_t traces) {
                     .ok());
     if (n % 10 == 0) {
       absl::SleepFor(absl::Milliseconds(3));
-      ASSERT_TRUE(store.RunLifecycle().ok());
+      ASSERT_TRUE(store.RunLifecycle(/*flush=*/true).ok());
     }
   }
   LogsRequest logs = otlpd::testing::MakeLogs({});
   ASSERT_TRUE(AppendWait(store, Signal::kLogs, logs).ok());
   absl::SleepFor(absl::Milliseconds(3));
-  ASSERT_TRUE(store.RunLifecycle().ok());
+  ASSERT_TRUE(store.RunLifecycle(/*flush=*/true).ok());
 }
 
 void ExpectAllQueryable(TieredStore& store, uint64_t traces) {
@@ -112,7 +112,7 @@ TEST(ColdTierTest, LocalPathRecompactsWarmBlocksIntoFewerLargerOnes) {
   auto store = TieredStore::Open(o);
   ASSERT_TRUE(store.ok());
   const uint64_t warm_bytes = (*store)->warm_stats().bytes;
-  ASSERT_TRUE((*store)->RunLifecycle().ok());
+  ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
   TierStats cold = (*store)->cold_stats(), warm = (*store)->warm_stats();
   EXPECT_EQ(warm.blocks, 0u);
   EXPECT_EQ(cold.blocks, 2u);  // one per signal
@@ -144,7 +144,7 @@ TEST(ColdTierTest, InterruptedRecompactionFinishesAtOpenWithoutDuplicates) {
   {
     auto store = TieredStore::Open(o);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->RunLifecycle().ok());
+    ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
     ASSERT_EQ((*store)->warm_stats().blocks, 0u);
   }
   for (const auto& e : fs::directory_iterator(saved)) {
@@ -167,7 +167,7 @@ TEST(ColdTierTest, RetentionDeletesColdBlocks) {
   FillAndAge(**store, 10);
   EXPECT_GT((*store)->cold_stats().spans, 0u);
   absl::SleepFor(absl::Milliseconds(150));
-  ASSERT_TRUE((*store)->RunLifecycle().ok());
+  ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
   EXPECT_EQ((*store)->cold_stats().blocks, 0u);
   EXPECT_EQ((*store)->cold_stats().expired_items,
             30u + otlpd::CountItems(otlpd::testing::MakeLogs({})));

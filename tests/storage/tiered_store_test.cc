@@ -349,7 +349,7 @@ TEST(TieredStoreTest, MigrationToWarmKeepsEveryItemQueryableOnce) {
       ASSERT_TRUE(AppendWait(**store, Signal::kMetrics, MakeGauge(n, kT0 + n)).ok());
     }
     absl::SleepFor(absl::Milliseconds(5));
-    auto moved = (*store)->RunLifecycle();
+    auto moved = (*store)->RunLifecycle(/*flush=*/true);
     ASSERT_TRUE(moved.ok()) << moved.status();
     EXPECT_EQ(*moved, 120u);
     TierStats hot = (*store)->hot_stats(), warm = (*store)->warm_stats();
@@ -408,7 +408,7 @@ TEST(TieredStoreTest, AStepWhoseBlocksPartlyWentStaysCommitted) {
     ASSERT_TRUE(AppendWait(**store, Signal::kTraces, MakeTrace(1, kT0)).ok());
     ASSERT_TRUE(AppendWait(**store, Signal::kLogs, MakeLogs(1, kT0)).ok());
     absl::SleepFor(absl::Milliseconds(5));
-    ASSERT_TRUE((*store)->RunLifecycle().ok());
+    ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
     ASSERT_EQ((*store)->warm_stats().blocks, 2u);
   }
   // The step's trace block goes (as retention or recompaction would take it).
@@ -442,10 +442,10 @@ TEST(TieredStoreTest, RetentionDeletesOldWarmBlocksAndCountsThem) {
     ASSERT_TRUE(AppendWait(**store, Signal::kTraces, MakeTrace(n, kT0 + n)).ok());
   }
   absl::SleepFor(absl::Milliseconds(5));
-  ASSERT_TRUE((*store)->RunLifecycle().ok());
+  ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
   EXPECT_EQ((*store)->warm_stats().spans, 30u);
   absl::SleepFor(absl::Milliseconds(80));
-  ASSERT_TRUE((*store)->RunLifecycle().ok());
+  ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
   EXPECT_EQ((*store)->warm_stats().spans, 0u);
   EXPECT_EQ((*store)->warm_stats().expired_items, 30u);
   EXPECT_FALSE((*store)->GetTrace(Tid(3))->has_value());
@@ -462,14 +462,14 @@ TEST(TieredStoreTest, PerSignalRetentionAndWordBloomsOnLogBlocks) {
   ASSERT_TRUE(AppendWait(**store, Signal::kTraces, MakeTrace(1, kT0)).ok());
   ASSERT_TRUE(AppendWait(**store, Signal::kLogs, MakeLogs(1, kT0)).ok());
   absl::SleepFor(absl::Milliseconds(5));
-  ASSERT_TRUE((*store)->RunLifecycle().ok());
+  ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
   LogQuery lq;
   lq.words = {"delayed"};
   EXPECT_EQ((*store)->FindLogs(lq)->resource_logs_size(), 1);
   lq.words = {"shipped"};  // not in any body: the block's bloom rules it out
   EXPECT_EQ((*store)->FindLogs(lq)->resource_logs_size(), 0);
   absl::SleepFor(absl::Milliseconds(80));
-  ASSERT_TRUE((*store)->RunLifecycle().ok());
+  ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
   EXPECT_EQ((*store)->warm_stats().log_records, 0u);  // logs expired
   EXPECT_EQ((*store)->warm_stats().spans, 3u);        // traces kept (no retention)
 }
@@ -486,7 +486,7 @@ TEST(TieredStoreTest, DamagedWarmBlockIsSkippedNotFatal) {
       ASSERT_TRUE(AppendWait(**store, Signal::kTraces, MakeTrace(n, kT0 + n)).ok());
     }
     absl::SleepFor(absl::Milliseconds(5));
-    ASSERT_TRUE((*store)->RunLifecycle().ok());
+    ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
   }
   for (const auto& e : fs::directory_iterator(dir.path() + "/warm")) {
     if (e.path().extension() != ".blk") continue;
@@ -510,6 +510,7 @@ TEST(TieredStoreTest, KillNineDuringMigrationLosesAndDuplicatesNothing) {
   TempDir dir;
   TieredStoreOptions o = Options(dir.path());
   o.hot.max_age = absl::Milliseconds(20);
+  o.warm.block_window = absl::Milliseconds(50);
   o.lifecycle_interval = absl::Milliseconds(5);
   std::mt19937_64 rng(11);
   std::set<uint64_t> acked;
