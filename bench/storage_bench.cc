@@ -5,11 +5,13 @@
 //   - restart-to-ready (reopen = replay the log into the index), s per GB of log,
 //   - trace by id and attribute-equality search (limit 20) in hot: p50/p99 and p50/p95,
 //   - migration hot -> warm (spans/s), warm size vs the OTLP protobuf it came from,
-//   - the same lookups in warm (page cache warm).
+//   - the same lookups in warm (page cache warm), recompaction into cold and lookups there,
+//   - realistic logs: warm size against their protobuf and zstd -19 of it.
 //
 //   storage_bench [--spans N] [--dir DIR] [--threads T] [--queries Q]
 // Defaults: 1,000,000 spans (CI-sized); the README's figures use --spans 10000000.
 #include <sys/resource.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,8 +26,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "storage/tiered_store.h"
+#include "testing/realistic_logs.h"
 #include "testing/realistic_traces.h"
 
 namespace {
@@ -218,7 +222,7 @@ int main(int argc, char** argv) {
   const double mcpu0 = CpuSeconds();
   size_t moved = 0;
   while (true) {
-    auto n = (*store)->RunLifecycle();
+    auto n = (*store)->RunLifecycle(/*flush=*/true);
     if (!n.ok()) {
       std::fprintf(stderr, "lifecycle: %s\n", n.status().ToString().c_str());
       return 1;
@@ -245,8 +249,73 @@ int main(int argc, char** argv) {
   auto warm_search = TimeSearches(**store, w, queries / 10);
   std::printf("warm attribute search, limit 20: p50 %.2f ms, p95 %.2f ms\n",
               Percentile(warm_search, 0.5), Percentile(warm_search, 0.95));
+  // 6. Recompaction into cold (local path, zstd 19) and lookups there.
+  store->reset();
+  o.cold.enabled = true;
+  o.cold.after = absl::Milliseconds(1);
+  store = TieredStore::Open(o);
+  absl::Time c0 = absl::Now();
+  if (auto n = (*store)->RunLifecycle(/*flush=*/true); !n.ok()) {
+    std::fprintf(stderr, "lifecycle: %s\n", n.status().ToString().c_str());
+    return 1;
+  }
+  auto cold = (*store)->cold_stats();
+  std::printf(
+      "recompaction warm->cold: %.1f s, %llu blocks, %.1f MB: %.1f B/span, %.1fx "
+      "smaller than OTLP protobuf\n",
+      absl::ToDoubleSeconds(absl::Now() - c0), static_cast<unsigned long long>(cold.blocks),
+      cold.bytes / 1e6, static_cast<double>(cold.bytes) / w.spans,
+      static_cast<double>(w.bytes) / static_cast<double>(cold.bytes));
+  TimeLookups(**store, w, 200, &found);
+  auto cold_get = TimeLookups(**store, w, queries, &found);
+  all_found = all_found && found;
+  std::printf("cold trace by id (local path): p50 %.3f ms, p99 %.3f ms (all found: %s)\n",
+              Percentile(cold_get, 0.5), Percentile(cold_get, 0.99), found ? "yes" : "NO");
   store->reset();
   std::filesystem::remove_all(dir);
+
+  // 7. Realistic logs: size in warm (zstd'd request blocks) against protobuf and zstd -19.
+  {
+    std::mt19937_64 rng(4);
+    std::string all;
+    TieredStoreOptions lo;
+    lo.directory = dir + "-logs";
+    std::filesystem::remove_all(lo.directory);
+    lo.hot.max_age = absl::Milliseconds(1);
+    lo.hot.max_size = uint64_t{8} << 30;
+    lo.warm.block_window = absl::Hours(24);
+    lo.lifecycle_interval = absl::Hours(24);
+    auto logs_store = TieredStore::Open(lo);
+    if (!logs_store.ok()) return 1;
+    const size_t records = std::max<size_t>(10000, spans / 10);
+    for (size_t done = 0; done < records; done += 1000) {
+      auto req = otlpd::bench::MakeRealisticLogs(rng, 1000, absl::Now());
+      std::string bytes = req.SerializeAsString();
+      all += bytes;
+      absl::Notification appended;
+      (*logs_store)->Append(Signal::kLogs, absl::Cord(bytes), [&](absl::Status s) {
+        if (!s.ok()) failed++;
+        appended.Notify();
+      });
+      appended.WaitForNotification();
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+    while (true) {
+      auto n = (*logs_store)->RunLifecycle(/*flush=*/true);
+      if (!n.ok() || *n == 0) break;
+    }
+    auto lw = (*logs_store)->warm_stats();
+    std::string z(ZSTD_compressBound(all.size()), '\0');
+    size_t zn = ZSTD_compress(z.data(), z.size(), all.data(), all.size(), 19);
+    std::printf(
+        "logs: %zu realistic records, %.0f B/record of OTLP protobuf; warm %.1f "
+        "B/record, %.1fx smaller than protobuf (zstd -19 of the protobuf: %.1fx)\n",
+        records, static_cast<double>(all.size()) / records, static_cast<double>(lw.bytes) / records,
+        static_cast<double>(all.size()) / static_cast<double>(lw.bytes),
+        static_cast<double>(all.size()) / static_cast<double>(zn));
+    logs_store->reset();
+    std::filesystem::remove_all(lo.directory);
+  }
   // A run where something was refused or not found is a failed run (CI runs a short one).
   const bool ok = failed.load() == 0 && all_found && moved > 0;
   if (!ok) std::fprintf(stderr, "storage_bench: FAILED (refused appends or missing traces)\n");
