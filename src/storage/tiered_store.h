@@ -33,8 +33,8 @@ class TraceBlockReader;
 struct HotTierOptions {
   // Data leaves the tier (for warm) once older than this, or sooner while the log holds
   // more than 3/4 of max_size. Appends past max_size are refused retryably.
-  absl::Duration max_age = absl::Minutes(5);
-  uint64_t max_size = uint64_t{512} << 20;
+  absl::Duration max_age = absl::Minutes(1);
+  uint64_t max_size = uint64_t{1} << 30;
   Durability durability = Durability::kFsync;
   absl::Duration group_commit_interval = absl::Milliseconds(2);
   uint64_t segment_bytes = uint64_t{64} << 20;

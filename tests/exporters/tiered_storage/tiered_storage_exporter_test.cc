@@ -52,7 +52,7 @@ warm: {block_window: 30m, compression_level: 6, max_size: 2GB, retention: 72h}
   ASSERT_TRUE(defaults_diag.ok());
   const auto& d = ConfigAs<TieredStorageExporterConfig>(*defaults).store;
   EXPECT_EQ(d.hot.durability, storage::Durability::kFsync);
-  EXPECT_EQ(d.hot.max_age, absl::Minutes(5));
+  EXPECT_EQ(d.hot.max_age, absl::Minutes(1));
 
   Diagnostics after_diag;
   auto after = Parse("directory: d\nwarm: {after: 90s}\n", &after_diag);
