@@ -3,6 +3,7 @@
 #include <linux/filter.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -738,13 +739,22 @@ class HttpServerImpl final : public HttpServer {
   // Runs on the acceptor's strand. Connections the kernel has already completed wait in
   // the listen backlog, and closing the acceptor would reset them after their clients may
   // have sent a request: they are taken in first and answered like fresh connections at
-  // stop. So that none completes between the last accept and the close, the listener first
-  // gets a socket filter that drops every packet: a client connecting now has its SYN
-  // dropped and, on its retransmission, finds the port closed (refused, never a reset).
+  // stop. So that none completes after the last accept, the listener first gets a socket
+  // filter that drops new connection attempts (a TCP segment with SYN and without ACK): such
+  // a client has its SYN dropped and, on its retransmission, finds the port closed (refused,
+  // never a reset). Handshakes already under way still complete (their final ACK passes the
+  // filter), so the backlog is drained until it has stayed empty for a moment.
   void CloseAcceptor() {
     if (state_->acceptor.is_open()) {
-      sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
-      sock_fprog program{1, drop_all};
+      // The filter sees the TCP header at offset 0; byte 13 holds its flags.
+      sock_filter drop_syn[] = {
+          {BPF_LD | BPF_B | BPF_ABS, 0, 0, 13},
+          {BPF_JMP | BPF_JSET | BPF_K, 0, 2, 0x02},  // SYN? else accept
+          {BPF_JMP | BPF_JSET | BPF_K, 1, 0, 0x10},  // and ACK? accept, else drop
+          {BPF_RET | BPF_K, 0, 0, 0},
+          {BPF_RET | BPF_K, 0, 0, 0xffffffffu},
+      };
+      sock_fprog program{5, drop_syn};
       if (setsockopt(state_->acceptor.native_handle(), SOL_SOCKET, SO_ATTACH_FILTER, &program,
                      sizeof(program)) != 0) {
         spdlog::debug("http server: cannot filter the listener before closing it: {}",
@@ -753,10 +763,21 @@ class HttpServerImpl final : public HttpServer {
     }
     beast::error_code ec;
     if (state_->acceptor.is_open()) state_->acceptor.non_blocking(true, ec);
-    while (!ec) {
+    // Drain until no connection has completed for kQuietMs (a handshake on its way takes
+    // far less), for at most 200 ms in all.
+    constexpr int kQuietMs = 20;
+    const absl::Time give_up = absl::Now() + absl::Milliseconds(200);
+    while (!ec && state_->acceptor.is_open()) {
       tcp::socket socket(asio::make_strand(state_->ioc));
       state_->acceptor.accept(socket, ec);
-      if (!ec) OnAccept(std::move(socket));
+      if (!ec) {
+        OnAccept(std::move(socket));
+        continue;
+      }
+      if (ec != asio::error::would_block || absl::Now() >= give_up) break;
+      pollfd pfd{state_->acceptor.native_handle(), POLLIN, 0};
+      if (::poll(&pfd, 1, kQuietMs) <= 0) break;
+      ec = {};
     }
     state_->acceptor.close(ec);
     state_->stop_acks_pending.fetch_sub(1);
