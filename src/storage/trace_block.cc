@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/attribute_text.h"
+#include "storage/column_file.h"
 
 namespace otlpd::storage {
 namespace {
@@ -30,127 +31,24 @@ using opentelemetry::proto::trace::v1::Status;
 using opentelemetry::proto::trace::v1::TracesData;
 using KeyValues = google::protobuf::RepeatedPtrField<KeyValue>;
 
-constexpr std::string_view kHeaderMagic = "OTB1";
-constexpr uint8_t kVersion = 1;
-constexpr size_t kHeaderSize = 5;
-constexpr std::string_view kFooterMagic = "OTBF";
-// dir offset (8), dir size (4), dir xxhash64 (8), magic (4).
-constexpr size_t kFooterSize = 24;
+using columns::AttrCursor;
+using columns::AttrWriter;
+using columns::DecodeDict;
+using columns::Delta;
+using columns::Dict;
+using columns::In;
+using columns::Key;
+using columns::PutBytes;
+using columns::PutFixed64;
+using columns::PutVarint;
+using columns::SplitIn;
+using columns::SplitNumbers;
+using columns::Undelta;
+using columns::UnZigZag;
+using columns::ValueView;
+using columns::ZigZag;
+
 constexpr std::string_view kMetaMagic = "OTBM";
-
-// --- varints and fixed-width ------------------------------------------------------------
-
-void PutVarint(std::string* s, uint64_t v) {
-  while (v >= 0x80) {
-    s->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  s->push_back(static_cast<char>(v));
-}
-void PutBytes(std::string* s, std::string_view b) {
-  PutVarint(s, b.size());
-  s->append(b);
-}
-void PutFixed64(std::string* s, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  s->append(b, 8);
-}
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-// Wrapping difference, so that any pair of uint64 times round-trips.
-uint64_t Delta(uint64_t a, uint64_t b) { return ZigZag(static_cast<int64_t>(a - b)); }
-uint64_t Undelta(uint64_t base, uint64_t d) { return base + static_cast<uint64_t>(UnZigZag(d)); }
-
-// Nanosecond times and durations carry ~16 bits of noise at the bottom: those go to two byte
-// planes of their own, so that the varints of the high bits stay short and compressible.
-void SplitNumbers(const std::vector<uint64_t>& values, std::string* hi, std::string* lo) {
-  lo->resize(values.size() * 2);
-  for (size_t i = 0; i < values.size(); ++i) {
-    (*lo)[i] = static_cast<char>(values[i]);
-    (*lo)[values.size() + i] = static_cast<char>(values[i] >> 8);
-    PutVarint(hi, values[i] >> 16);
-  }
-}
-
-// Reads a byte range; the first error sticks and later reads return zeros.
-class In {
- public:
-  In() = default;
-  explicit In(std::string_view d) : begin_(d.data()), p_(d.data()), end_(d.data() + d.size()) {}
-  uint64_t Varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ >= end_) return Fail();
-      const uint8_t b = static_cast<uint8_t>(*p_++);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
-    }
-    return Fail();
-  }
-  uint32_t Varint32() {
-    const uint64_t v = Varint();
-    if (v > 0xffffffffULL) return static_cast<uint32_t>(Fail());
-    return static_cast<uint32_t>(v);
-  }
-  std::string_view Raw(uint64_t n) {
-    if (static_cast<uint64_t>(end_ - p_) < n) {
-      Fail();
-      return {};
-    }
-    std::string_view out(p_, n);
-    p_ += n;
-    return out;
-  }
-  std::string_view Bytes() { return Raw(Varint()); }
-  uint64_t Fixed64() {
-    std::string_view b = Raw(8);
-    uint64_t v = 0;
-    for (size_t i = 0; i < b.size(); ++i)
-      v |= static_cast<uint64_t>(static_cast<uint8_t>(b[i])) << (8 * i);
-    return v;
-  }
-  uint64_t Fail() {
-    ok_ = false;
-    p_ = end_;
-    return 0;
-  }
-  bool ok() const { return ok_; }
-  bool done() const { return p_ == end_; }
-  size_t pos() const { return static_cast<size_t>(p_ - begin_); }
-  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
-
- private:
-  const char* begin_ = nullptr;
-  const char* p_ = nullptr;
-  const char* end_ = nullptr;
-  bool ok_ = true;
-};
-
-// Reads what SplitNumbers wrote.
-class SplitIn {
- public:
-  SplitIn() = default;
-  SplitIn(std::string_view hi, std::string_view lo) : hi_(hi), lo_(lo), n_(lo.size() / 2) {
-    if (lo.size() % 2 != 0) hi_.Fail();
-  }
-  uint64_t Next() {
-    if (i_ >= n_) return hi_.Fail();
-    const uint64_t low = static_cast<uint8_t>(lo_[i_]) |
-                         static_cast<uint64_t>(static_cast<uint8_t>(lo_[n_ + i_])) << 8;
-    ++i_;
-    return hi_.Varint() << 16 | low;
-  }
-  const In& in() const { return hi_; }
-  bool ok() const { return hi_.ok(); }
-
- private:
-  In hi_;
-  std::string_view lo_;
-  size_t n_ = 0, i_ = 0;
-};
 
 // --- sections ---------------------------------------------------------------------------
 
@@ -248,80 +146,11 @@ std::string SectionName(uint32_t type, uint32_t sub) {
   return name;
 }
 
-uint64_t SecKey(uint32_t type, uint32_t sub) { return (static_cast<uint64_t>(type) << 32) | sub; }
+constexpr columns::Format kFormat{"OTB1", 1, "OTBF", "trace block", &SectionName};
+constexpr columns::AttrSections kAttrSections{kAttrKeys,   kAttrShapes,  kAttrShapeIds,
+                                              kAttrValues, kAttrStrings, kAttrTags};
 
 enum AttrSet : uint32_t { kSpanAttrs = 0, kEventAttrs = 1, kLinkAttrs = 2, kAttrSetCount = 3 };
-
-struct DirEntry {
-  uint32_t type = 0;
-  uint32_t sub = 0;
-  uint64_t offset = 0;
-  uint64_t size = 0;      // stored bytes
-  uint64_t raw_size = 0;  // after decompression
-  uint8_t codec = 0;      // 0 stored, 1 zstd
-  uint64_t hash = 0;      // xxhash64 of the stored bytes
-};
-
-class BlockWriter {
- public:
-  explicit BlockWriter(int level) : level_(level), cctx_(ZSTD_createCCtx()) {
-    out_.append(kHeaderMagic);
-    out_.push_back(static_cast<char>(kVersion));
-  }
-  ~BlockWriter() { ZSTD_freeCCtx(cctx_); }
-
-  absl::Status Add(uint32_t type, uint32_t sub, const std::string& raw, bool compress = true) {
-    DirEntry e;
-    e.type = type;
-    e.sub = sub;
-    e.offset = out_.size();
-    e.raw_size = raw.size();
-    if (compress && !raw.empty()) {
-      std::string z(ZSTD_compressBound(raw.size()), '\0');
-      const size_t n = ZSTD_compressCCtx(cctx_, z.data(), z.size(), raw.data(), raw.size(), level_);
-      if (ZSTD_isError(n)) return absl::InternalError(ZSTD_getErrorName(n));
-      // Incompressible columns (random ids) are stored as they are.
-      if (n < raw.size()) {
-        z.resize(n);
-        e.codec = 1;
-        out_.append(z);
-      }
-    }
-    if (e.codec == 0) out_.append(raw);
-    e.size = out_.size() - e.offset;
-    e.hash = XXH64(out_.data() + e.offset, e.size, 0);
-    dir_.push_back(e);
-    return absl::OkStatus();
-  }
-
-  std::string Finish() {
-    std::string dir;
-    PutVarint(&dir, dir_.size());
-    for (const DirEntry& e : dir_) {
-      PutVarint(&dir, e.type);
-      PutVarint(&dir, e.sub);
-      PutVarint(&dir, e.offset);
-      PutVarint(&dir, e.size);
-      PutVarint(&dir, e.raw_size);
-      dir.push_back(static_cast<char>(e.codec));
-      PutFixed64(&dir, e.hash);
-    }
-    const uint64_t dir_offset = out_.size();
-    out_.append(dir);
-    PutFixed64(&out_, dir_offset);
-    const uint32_t dir_size = static_cast<uint32_t>(dir.size());
-    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>(dir_size >> (8 * i)));
-    PutFixed64(&out_, XXH64(dir.data(), dir.size(), 0));
-    out_.append(kFooterMagic);
-    return std::move(out_);
-  }
-
- private:
-  int level_;
-  ZSTD_CCtx* cctx_;
-  std::string out_;
-  std::vector<DirEntry> dir_;
-};
 
 // --- bloom filter over trace ids -------------------------------------------------------
 
@@ -333,201 +162,6 @@ void BloomPositions(std::string_view id, uint64_t bits, uint64_t* pos) {
   const uint64_t step = h.high64 | 1;
   for (int i = 0; i < kBloomHashes; ++i) pos[i] = (h.low64 + i * step) % bits;
 }
-
-// --- dictionaries ------------------------------------------------------------------------
-
-// Heterogeneous lookups in string-keyed absl maps take absl::string_view (a type of its own
-// in Debian's Abseil).
-absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-// Strings in order of first appearance; ids are their positions.
-class Dict {
- public:
-  uint32_t Id(std::string_view s) {
-    if (auto it = ids_.find(Key(s)); it != ids_.end()) return it->second;
-    const uint32_t id = static_cast<uint32_t>(ids_.size());
-    ids_.emplace(std::string(s), id);
-    PutBytes(&data_, s);
-    return id;
-  }
-  std::string Encode() const {
-    std::string out;
-    PutVarint(&out, ids_.size());
-    out.append(data_);
-    return out;
-  }
-
- private:
-  absl::flat_hash_map<std::string, uint32_t> ids_;
-  std::string data_;
-};
-
-std::vector<std::string_view> DecodeDict(std::string_view data, In* err) {
-  In in(data);
-  const uint64_t n = in.Varint();
-  std::vector<std::string_view> out;
-  if (n > data.size()) {
-    err->Fail();
-    return out;
-  }
-  out.reserve(n);
-  for (uint64_t i = 0; i < n && in.ok(); ++i) out.push_back(in.Bytes());
-  if (!in.ok() || !in.done()) err->Fail();
-  return out;
-}
-
-// Attribute value tags in value columns.
-enum ValueTag : uint8_t {
-  kNoValue = 0,  // KeyValue without a value message
-  kEmptyValue,   // AnyValue with nothing set
-  kString,       // then: 0 = next new dictionary string, else id + 1
-  kFalse,
-  kTrue,
-  kInt,         // zigzag
-  kDouble,      // fixed64 bits
-  kBytesValue,  // length-prefixed
-  kComplex,     // serialized AnyValue (arrays, kvlists, string_value_strindex)
-};
-
-// Attributes of one kind of row (spans, events or links), one value column per key.
-class AttrWriter {
- public:
-  void Add(const KeyValues& attrs) {
-    std::string& shape = scratch_;  // reused: this runs for every span
-    shape.clear();
-    PutVarint(&shape, attrs.size());
-    for (const KeyValue& kv : attrs) {
-      const uint32_t key = KeyId(kv);
-      PutVarint(&shape, key);
-      AppendValue(&cols_[key], kv);
-    }
-    uint32_t id;
-    if (auto it = shape_ids_.find(Key(shape)); it != shape_ids_.end()) {
-      id = it->second;
-    } else {
-      id = static_cast<uint32_t>(shape_ids_.size());
-      shape_ids_.emplace(shape, id);
-      shapes_.append(shape);
-    }
-    PutVarint(&shape_col_, id);
-  }
-
-  bool HasKey(std::string_view key) const {
-    for (const auto& k : keys_) {
-      if (k.first == key) return true;
-    }
-    return false;
-  }
-
-  absl::Status Emit(uint32_t set, BlockWriter* w) const {
-    std::string keys;
-    PutVarint(&keys, keys_.size());
-    for (const auto& [name, strindex] : keys_) {
-      PutBytes(&keys, name);
-      PutVarint(&keys, static_cast<uint32_t>(strindex));
-    }
-    std::string shapes;
-    PutVarint(&shapes, shape_ids_.size());
-    shapes.append(shapes_);
-    absl::Status s = w->Add(kAttrKeys, set, keys);
-    if (s.ok()) s = w->Add(kAttrShapes, set, shapes);
-    if (s.ok()) s = w->Add(kAttrShapeIds, set, shape_col_);
-    for (size_t k = 0; k < cols_.size() && s.ok(); ++k) {
-      std::string strings;
-      PutVarint(&strings, cols_[k].strings.size());
-      strings.append(cols_[k].string_data);
-      const uint32_t sub = (set << 24) | static_cast<uint32_t>(k);
-      s = w->Add(kAttrTags, sub, cols_[k].tags);
-      if (s.ok()) s = w->Add(kAttrValues, sub, cols_[k].values);
-      if (s.ok()) s = w->Add(kAttrStrings, sub, strings);
-    }
-    return s;
-  }
-
- private:
-  struct Column {
-    std::string tags;  // one ValueTag per value: a column of one type compresses to nothing
-    std::string values;
-    absl::flat_hash_map<std::string, uint32_t> strings;
-    std::string string_data;
-  };
-
-  uint32_t KeyId(const KeyValue& kv) {
-    // Keys without a string-table index (all of them in practice) skip the pair's copy.
-    if (kv.key_strindex() == 0) {
-      if (auto it = plain_key_ids_.find(Key(kv.key())); it != plain_key_ids_.end()) {
-        return it->second;
-      }
-    }
-    auto [it, inserted] = key_ids_.try_emplace(std::make_pair(kv.key(), kv.key_strindex()),
-                                               static_cast<uint32_t>(keys_.size()));
-    if (inserted) {
-      keys_.emplace_back(kv.key(), kv.key_strindex());
-      cols_.emplace_back();
-      if (kv.key_strindex() == 0) plain_key_ids_.emplace(kv.key(), it->second);
-    }
-    return it->second;
-  }
-
-  static void AppendValue(Column* c, const KeyValue& kv) {
-    std::string& v = c->values;
-    std::string& tags = c->tags;
-    if (!kv.has_value()) {
-      tags.push_back(kNoValue);
-      return;
-    }
-    const AnyValue& a = kv.value();
-    switch (a.value_case()) {
-      case AnyValue::VALUE_NOT_SET:
-        tags.push_back(kEmptyValue);
-        return;
-      case AnyValue::kStringValue: {
-        tags.push_back(kString);
-        auto [it, inserted] =
-            c->strings.try_emplace(a.string_value(), static_cast<uint32_t>(c->strings.size()));
-        if (inserted) {
-          PutBytes(&c->string_data, a.string_value());
-          PutVarint(&v, 0);
-        } else {
-          PutVarint(&v, it->second + 1ULL);
-        }
-        return;
-      }
-      case AnyValue::kBoolValue:
-        tags.push_back(a.bool_value() ? kTrue : kFalse);
-        return;
-      case AnyValue::kIntValue:
-        tags.push_back(kInt);
-        PutVarint(&v, ZigZag(a.int_value()));
-        return;
-      case AnyValue::kDoubleValue: {
-        tags.push_back(kDouble);
-        uint64_t bits;
-        const double d = a.double_value();
-        std::memcpy(&bits, &d, 8);
-        PutFixed64(&v, bits);
-        return;
-      }
-      case AnyValue::kBytesValue:
-        tags.push_back(kBytesValue);
-        PutBytes(&v, a.bytes_value());
-        return;
-      default:
-        tags.push_back(kComplex);
-        PutBytes(&v, a.SerializeAsString());
-        return;
-    }
-  }
-
-  std::vector<std::pair<std::string, int32_t>> keys_;
-  absl::flat_hash_map<std::pair<std::string, int32_t>, uint32_t> key_ids_;
-  absl::flat_hash_map<std::string, uint32_t> plain_key_ids_;
-  std::string scratch_;
-  std::vector<Column> cols_;
-  absl::flat_hash_map<std::string, uint32_t> shape_ids_;
-  std::string shapes_;
-  std::string shape_col_;
-};
 
 std::string KindName(int kind) {
   switch (kind) {
@@ -852,7 +486,7 @@ absl::StatusOr<std::string> TraceBlockBuilder::Finish(int zstd_level, TraceBlock
     PutVarint(&operations, k);
   }
 
-  BlockWriter w(zstd_level);
+  columns::Writer w(kFormat, zstd_level);
   const std::pair<uint32_t, const std::string*> kStored[] = {
       {kInfo, &info}, {kTraceIds, &c.trace_ids}, {kBloom, &bloom}};
   for (const auto& [type, data] : kStored) {
@@ -899,7 +533,7 @@ absl::StatusOr<std::string> TraceBlockBuilder::Finish(int zstd_level, TraceBlock
     if (absl::Status st = w.Add(type, 0, *data); !st.ok()) return st;
   }
   for (uint32_t set = 0; set < kAttrSetCount; ++set) {
-    if (absl::Status st = c.attrs[set].Emit(set, &w); !st.ok()) return st;
+    if (absl::Status st = c.attrs[set].Emit(kAttrSections, set, &w); !st.ok()) return st;
   }
   std::string block = w.Finish();
 
@@ -949,8 +583,7 @@ absl::Status Malformed(uint32_t type, uint32_t sub, const In& in) {
 struct TraceIndex;  // GetTrace's decoding checkpoints, defined with the cursor below
 
 struct TraceBlockReader::State {
-  std::string bytes;
-  absl::flat_hash_map<uint64_t, DirEntry> dir;
+  columns::File file{kFormat};
   uint64_t span_count = 0, trace_count = 0, min_start = 0, max_end = 0, max_start = 0;
   std::vector<ResourceEntry> resources;
   std::vector<ScopeEntry> scopes;
@@ -959,146 +592,38 @@ struct TraceBlockReader::State {
   uint64_t bloom_bits = 0;
   std::string_view bloom;
 
-  mutable absl::Mutex mu;
-  // Decompressed sections, kept while the reader lives (node-stable).
-  mutable std::map<uint64_t, std::unique_ptr<std::string>> cache ABSL_GUARDED_BY(mu);
   // Built by the first GetTrace.
   mutable absl::Mutex index_mu;
   mutable std::unique_ptr<TraceIndex> index ABSL_GUARDED_BY(index_mu);
 
-  absl::StatusOr<std::string_view> Section(uint32_t type, uint32_t sub) const;
-  absl::Status Load();
+  absl::StatusOr<std::string_view> Section(uint32_t type, uint32_t sub) const {
+    return file.Section(type, sub);
+  }
+  absl::Status Load(std::string bytes);
   absl::Status LoadDictionaries();
 };
 
-absl::StatusOr<std::string_view> TraceBlockReader::State::Section(uint32_t type,
-                                                                  uint32_t sub) const {
-  auto it = dir.find(SecKey(type, sub));
-  if (it == dir.end()) {
-    return absl::DataLossError(
-        absl::StrCat("trace block: section ", SectionName(type, sub), " missing"));
-  }
-  const DirEntry& e = it->second;
-  absl::MutexLock lock(&mu);
-  if (auto c = cache.find(SecKey(type, sub)); c != cache.end()) return std::string_view(*c->second);
-  const std::string_view stored(bytes.data() + e.offset, e.size);
-  if (XXH64(stored.data(), stored.size(), 0) != e.hash) {
-    return absl::DataLossError(
-        absl::StrFormat("trace block: section %s (byte offset %d, %d bytes): checksum mismatch",
-                        SectionName(type, sub), e.offset, e.size));
-  }
-  auto out = std::make_unique<std::string>();
-  if (e.codec == 0) {
-    if (e.raw_size != e.size) return absl::DataLossError("trace block: stored size mismatch");
-    out->assign(stored);
-  } else {
-    if (e.raw_size > (uint64_t{1} << 34))
-      return absl::DataLossError("trace block: section too large");
-    out->resize(e.raw_size);
-    const size_t n = ZSTD_decompress(out->data(), out->size(), stored.data(), stored.size());
-    if (ZSTD_isError(n) || n != e.raw_size) {
-      return absl::DataLossError(
-          absl::StrFormat("trace block: section %s (byte offset %d): does not decompress",
-                          SectionName(type, sub), e.offset));
-    }
-  }
-  std::string_view view(*out);
-  cache.emplace(SecKey(type, sub), std::move(out));
-  return view;
-}
-
-namespace {
-
-absl::Status CheckStored(const std::string& bytes, const DirEntry& e) {
-  if (XXH64(bytes.data() + e.offset, e.size, 0) != e.hash || e.codec != 0) {
-    return absl::DataLossError(
-        absl::StrFormat("trace block: section %s (byte offset %d, %d bytes): checksum mismatch",
-                        SectionName(e.type, e.sub), e.offset, e.size));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::Status TraceBlockReader::State::Load() {
-  const size_t size = bytes.size();
-  if (size < kHeaderSize + kFooterSize || std::string_view(bytes).substr(0, 4) != kHeaderMagic) {
-    return absl::DataLossError("trace block: bad header magic at byte offset 0 or block too short");
-  }
-  if (static_cast<uint8_t>(bytes[4]) != kVersion) {
-    return absl::DataLossError("trace block: unknown version at byte offset 4");
-  }
-  const std::string_view footer = std::string_view(bytes).substr(size - kFooterSize);
-  if (footer.substr(20) != kFooterMagic) {
-    return absl::DataLossError(
-        absl::StrFormat("trace block: bad footer magic at byte offset %d", size - 4));
-  }
-  In f(footer);
-  const uint64_t dir_offset = f.Fixed64();
-  std::string_view sz = f.Raw(4);
-  uint32_t dir_size = 0;
-  for (int i = 0; i < 4; ++i)
-    dir_size |= static_cast<uint32_t>(static_cast<uint8_t>(sz[i])) << (8 * i);
-  const uint64_t dir_hash = f.Fixed64();
-  if (dir_offset < kHeaderSize || dir_offset > size ||
-      dir_offset + dir_size + kFooterSize != size) {
-    return absl::DataLossError(
-        absl::StrFormat("trace block: footer at byte offset %d: directory bounds out of range",
-                        size - kFooterSize));
-  }
-  const std::string_view dir_bytes = std::string_view(bytes).substr(dir_offset, dir_size);
-  if (XXH64(dir_bytes.data(), dir_bytes.size(), 0) != dir_hash) {
-    return absl::DataLossError(
-        absl::StrFormat("trace block: directory (byte offset %d, %d bytes): checksum mismatch",
-                        dir_offset, dir_size));
-  }
-  In in(dir_bytes);
-  const uint64_t n = in.Varint();
-  uint64_t expect = kHeaderSize;  // sections tile the block: every byte is under a checksum
-  for (uint64_t i = 0; i < n && in.ok(); ++i) {
-    DirEntry e;
-    e.type = in.Varint32();
-    e.sub = in.Varint32();
-    e.offset = in.Varint();
-    e.size = in.Varint();
-    e.raw_size = in.Varint();
-    const std::string_view codec = in.Raw(1);
-    e.codec = codec.empty() ? 0xff : static_cast<uint8_t>(codec[0]);
-    e.hash = in.Fixed64();
-    if (!in.ok() || e.offset != expect || e.size > dir_offset - e.offset || e.codec > 1) {
-      return absl::DataLossError(
-          absl::StrFormat("trace block: directory entry %d (byte offset %d) out of range", i,
-                          dir_offset + in.pos()));
-    }
-    expect = e.offset + e.size;
-    dir[SecKey(e.type, e.sub)] = e;
-  }
-  if (!in.ok() || !in.done() || expect != dir_offset) {
-    return absl::DataLossError(
-        absl::StrFormat("trace block: directory at byte offset %d malformed", dir_offset));
-  }
+absl::Status TraceBlockReader::State::Load(std::string bytes) {
+  if (absl::Status s = file.Open(std::move(bytes)); !s.ok()) return s;
   // The small sections, read eagerly.
-  for (uint32_t type : {kInfo, kTraceIds, kBloom}) {
-    auto it = dir.find(SecKey(type, 0));
-    if (it == dir.end())
-      return absl::DataLossError(absl::StrCat("trace block: no ", SectionName(type, 0)));
-    if (absl::Status s = CheckStored(bytes, it->second); !s.ok()) return s;
-  }
-  const DirEntry& info_e = dir[SecKey(kInfo, 0)];
-  In info(std::string_view(bytes).substr(info_e.offset, info_e.size));
+  absl::StatusOr<std::string_view> info_s = file.Stored(kInfo, 0);
+  if (!info_s.ok()) return info_s.status();
+  absl::StatusOr<std::string_view> ids_s = file.Stored(kTraceIds, 0);
+  if (!ids_s.ok()) return ids_s.status();
+  absl::StatusOr<std::string_view> bloom_s = file.Stored(kBloom, 0);
+  if (!bloom_s.ok()) return bloom_s.status();
+  In info(*info_s);
   span_count = info.Varint();
   trace_count = info.Varint();
   min_start = info.Varint();
   max_end = info.Varint();
   max_start = info.Varint();
   if (!info.ok() || trace_count > span_count) return Malformed(kInfo, 0, info);
-  const DirEntry& ids_e = dir[SecKey(kTraceIds, 0)];
-  In ids(std::string_view(bytes).substr(ids_e.offset, ids_e.size));
+  In ids(*ids_s);
   trace_ids.reserve(trace_count);
   for (uint64_t t = 0; t < trace_count && ids.ok(); ++t) trace_ids.push_back(ids.Bytes());
   if (!ids.ok() || !ids.done()) return Malformed(kTraceIds, 0, ids);
-  const DirEntry& bloom_e = dir[SecKey(kBloom, 0)];
-  In b(std::string_view(bytes).substr(bloom_e.offset, bloom_e.size));
+  In b(*bloom_s);
   bloom_bits = b.Varint();
   bloom = b.Raw(b.remaining());
   if (!b.ok() || bloom_bits == 0 || bloom_bits % 64 != 0 || bloom.size() * 8 != bloom_bits) {
@@ -1155,209 +680,6 @@ namespace {
 
 using ReaderState = TraceBlockReader::State;
 
-// One attribute value as stored, without copying strings.
-struct ValueView {
-  uint8_t tag = kNoValue;
-  std::string_view str;  // kString, kBytesValue, kComplex (serialized AnyValue)
-  int64_t i = 0;
-  double d = 0;
-};
-
-// Attribute columns of one set, read row by row.
-class AttrCursor {
- public:
-  absl::Status Init(const ReaderState& s, uint32_t set) {
-    set_ = set;
-    d_ = std::make_shared<Dicts>();
-    absl::StatusOr<std::string_view> keys = s.Section(kAttrKeys, set);
-    if (!keys.ok()) return keys.status();
-    In k(*keys);
-    const uint64_t n = k.Varint();
-    if (n > keys->size()) return Malformed(kAttrKeys, set, k);
-    for (uint64_t i = 0; i < n && k.ok(); ++i) {
-      const std::string_view name = k.Bytes();
-      d_->keys.emplace_back(name, static_cast<int32_t>(k.Varint32()));
-    }
-    if (!k.ok() || !k.done()) return Malformed(kAttrKeys, set, k);
-    absl::StatusOr<std::string_view> shapes = s.Section(kAttrShapes, set);
-    if (!shapes.ok()) return shapes.status();
-    In sh(*shapes);
-    const uint64_t ns = sh.Varint();
-    if (ns > shapes->size()) return Malformed(kAttrShapes, set, sh);
-    for (uint64_t i = 0; i < ns && sh.ok(); ++i) {
-      const uint64_t len = sh.Varint();
-      if (len > sh.remaining()) return Malformed(kAttrShapes, set, sh);
-      std::vector<uint32_t> shape(len);
-      for (uint32_t& key : shape) {
-        key = sh.Varint32();
-        if (key >= d_->keys.size()) return Malformed(kAttrShapes, set, sh);
-      }
-      d_->shapes.push_back(std::move(shape));
-    }
-    if (!sh.ok() || !sh.done()) return Malformed(kAttrShapes, set, sh);
-    absl::StatusOr<std::string_view> ids = s.Section(kAttrShapeIds, set);
-    if (!ids.ok()) return ids.status();
-    shape_ids_ = In(*ids);
-    values_.resize(d_->keys.size());
-    tags_.resize(d_->keys.size());
-    d_->strings.resize(d_->keys.size());
-    next_new_.assign(d_->keys.size(), 0);
-    loaded_.assign(d_->keys.size(), false);
-    state_ = &s;
-    return absl::OkStatus();
-  }
-
-  // Makes key k's columns readable (only the keys a caller touches are decompressed).
-  absl::Status LoadKey(uint32_t k) {
-    if (loaded_[k]) return absl::OkStatus();
-    const uint32_t sub = (set_ << 24) | k;
-    absl::StatusOr<std::string_view> v = state_->Section(kAttrValues, sub);
-    if (!v.ok()) return v.status();
-    absl::StatusOr<std::string_view> t = state_->Section(kAttrTags, sub);
-    if (!t.ok()) return t.status();
-    tags_[k] = In(*t);
-    absl::StatusOr<std::string_view> d = state_->Section(kAttrStrings, sub);
-    if (!d.ok()) return d.status();
-    In err;
-    d_->strings[k] = DecodeDict(*d, &err);
-    if (!err.ok()) return Malformed(kAttrStrings, sub, err);
-    values_[k] = In(*v);
-    loaded_[k] = true;
-    return absl::OkStatus();
-  }
-
-  absl::Status LoadAll() {
-    for (uint32_t k = 0; k < d_->keys.size(); ++k) {
-      if (absl::Status s = LoadKey(k); !s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }
-
-  // The next row's shape (keys in order); nullptr when malformed.
-  size_t shape_count() const { return d_->shapes.size(); }
-  const std::vector<uint32_t>& shape(size_t id) const { return d_->shapes[id]; }
-  bool shapes_done() const { return shape_ids_.done(); }
-  // The next row's shape id; out of range when malformed.
-  uint64_t NextShapeId() {
-    const uint64_t id = shape_ids_.Varint();
-    return shape_ids_.ok() ? id : UINT64_MAX;
-  }
-
-  const std::vector<uint32_t>* NextShape() {
-    const uint64_t id = shape_ids_.Varint();
-    if (!shape_ids_.ok() || id >= d_->shapes.size()) return nullptr;
-    return &d_->shapes[id];
-  }
-
-  bool ReadValue(uint32_t k, ValueView* v) {
-    In& in = values_[k];
-    const std::string_view tag = tags_[k].Raw(1);
-    if (tag.empty()) return false;
-    v->tag = static_cast<uint8_t>(tag[0]);
-    switch (v->tag) {
-      case kNoValue:
-      case kEmptyValue:
-      case kFalse:
-      case kTrue:
-        return true;
-      case kString: {
-        const uint64_t code = in.Varint();
-        const uint64_t idx = code == 0 ? next_new_[k]++ : code - 1;
-        if (!in.ok() || idx >= d_->strings[k].size()) return false;
-        v->str = d_->strings[k][idx];
-        return true;
-      }
-      case kInt:
-        v->i = UnZigZag(in.Varint());
-        return in.ok();
-      case kDouble: {
-        const uint64_t bits = in.Fixed64();
-        std::memcpy(&v->d, &bits, 8);
-        return in.ok();
-      }
-      case kBytesValue:
-      case kComplex:
-        v->str = in.Bytes();
-        return in.ok();
-      default:
-        return false;
-    }
-  }
-
-  // Reads one row; appends its attributes to `out` unless null.
-  absl::Status Read(KeyValues* out) {
-    const std::vector<uint32_t>* shape = NextShape();
-    if (shape == nullptr) return Malformed(kAttrShapeIds, set_, shape_ids_);
-    for (uint32_t k : *shape) {
-      ValueView v;
-      if (!ReadValue(k, &v)) return Malformed(kAttrValues, (set_ << 24) | k, values_[k]);
-      if (out == nullptr) continue;
-      KeyValue* kv = out->Add();
-      kv->set_key(std::string(d_->keys[k].first));
-      if (d_->keys[k].second != 0) kv->set_key_strindex(d_->keys[k].second);
-      if (!SetValue(v, kv)) return Malformed(kAttrValues, (set_ << 24) | k, values_[k]);
-    }
-    return absl::OkStatus();
-  }
-
-  const std::vector<std::pair<std::string_view, int32_t>>& keys() const { return d_->keys; }
-
-  // False when no value of loaded key k can equal `text`: every value is a string and none
-  // of the key's dictionary strings is `text`.
-  bool MayHold(uint32_t k, std::string_view text) const {
-    In tags = tags_[k];
-    while (!tags.done()) {
-      if (tags.Raw(1)[0] != kString) return true;
-    }
-    const auto& strings = d_->strings[k];
-    return std::find(strings.begin(), strings.end(), text) != strings.end();
-  }
-
- private:
-  static bool SetValue(const ValueView& v, KeyValue* kv) {
-    switch (v.tag) {
-      case kNoValue:
-        return true;
-      case kEmptyValue:
-        kv->mutable_value();
-        return true;
-      case kString:
-        kv->mutable_value()->set_string_value(std::string(v.str));
-        return true;
-      case kFalse:
-      case kTrue:
-        kv->mutable_value()->set_bool_value(v.tag == kTrue);
-        return true;
-      case kInt:
-        kv->mutable_value()->set_int_value(v.i);
-        return true;
-      case kDouble:
-        kv->mutable_value()->set_double_value(v.d);
-        return true;
-      case kBytesValue:
-        kv->mutable_value()->set_bytes_value(std::string(v.str));
-        return true;
-      default:
-        return kv->mutable_value()->ParseFromArray(v.str.data(), static_cast<int>(v.str.size()));
-    }
-  }
-
-  const ReaderState* state_ = nullptr;
-  uint32_t set_ = 0;
-  // Dictionaries are shared by copies of a cursor (GetTrace's checkpoints).
-  struct Dicts {
-    std::vector<std::pair<std::string_view, int32_t>> keys;
-    std::vector<std::vector<uint32_t>> shapes;
-    std::vector<std::vector<std::string_view>> strings;
-  };
-  std::shared_ptr<Dicts> d_;
-  In shape_ids_;
-  std::vector<In> tags_;
-  std::vector<In> values_;
-  std::vector<uint32_t> next_new_;
-  std::vector<bool> loaded_;
-};
-
 // A per-span varint column with its section name for error messages.
 struct Column {
   uint32_t type = 0;
@@ -1395,7 +717,7 @@ class SpanCursor {
       if (!err.ok()) return Malformed(type, 0, err);
     }
     for (uint32_t set = 0; set < kAttrSetCount; ++set) {
-      if (absl::Status st = attrs_[set].Init(s_, set); !st.ok()) return st;
+      if (absl::Status st = attrs_[set].Init(s_.file, kAttrSections, set); !st.ok()) return st;
       if (absl::Status st = attrs_[set].LoadAll(); !st.ok()) return st;
     }
     return absl::OkStatus();
@@ -1636,8 +958,7 @@ TraceBlockReader::~TraceBlockReader() = default;
 
 absl::StatusOr<TraceBlockReader> TraceBlockReader::Open(std::string block_bytes) {
   auto state = std::make_unique<State>();
-  state->bytes = std::move(block_bytes);
-  if (absl::Status s = state->Load(); !s.ok()) return s;
+  if (absl::Status s = state->Load(std::move(block_bytes)); !s.ok()) return s;
   return TraceBlockReader(std::move(state));
 }
 
@@ -1708,11 +1029,7 @@ absl::StatusOr<TracesData> TraceBlockReader::ReadAll() const {
 
 absl::Status TraceBlockReader::Verify() const {
   const State& s = *state_;
-  for (const auto& [key, e] : s.dir) {
-    if (absl::StatusOr<std::string_view> data = s.Section(e.type, e.sub); !data.ok()) {
-      return data.status();
-    }
-  }
+  if (absl::Status st = s.file.CheckAll(); !st.ok()) return st;
   SpanCursor cursor(s);
   if (absl::Status st = cursor.Init(); !st.ok()) return st;
   for (size_t t = 0; t < s.trace_count; ++t) {
@@ -1763,25 +1080,25 @@ namespace {
 
 bool ValueMatches(const ValueView& v, std::string_view want) {
   switch (v.tag) {
-    case kString:
+    case columns::kString:
       return v.str == want;
-    case kTrue:
+    case columns::kTrue:
       return want == "true";
-    case kFalse:
+    case columns::kFalse:
       return want == "false";
-    case kInt:
+    case columns::kInt:
       return absl::StrCat(v.i) == want;
-    case kDouble: {
+    case columns::kDouble: {
       AnyValue a;
       a.set_double_value(v.d);
       return AttributeText(a) == want;
     }
-    case kBytesValue: {
+    case columns::kBytesValue: {
       AnyValue a;
       a.set_bytes_value(std::string(v.str));
       return AttributeText(a) == want;
     }
-    case kComplex: {
+    case columns::kComplex: {
       AnyValue a;
       return a.ParseFromArray(v.str.data(), static_cast<int>(v.str.size())) &&
              AttributeText(a) == want;
@@ -1874,7 +1191,7 @@ absl::Status DecodeSearchRows(const ReaderState& s, const SearchNeeds& needs, Se
 absl::Status MatchAttrs(const ReaderState& s, uint32_t set, std::string_view key,
                         std::string_view value, const std::function<void(size_t)>& hit) {
   AttrCursor cursor;
-  if (absl::Status st = cursor.Init(s, set); !st.ok()) return st;
+  if (absl::Status st = cursor.Init(s.file, kAttrSections, set); !st.ok()) return st;
   std::vector<bool> target(cursor.keys().size(), false);
   bool any = false;
   for (uint32_t k = 0; k < cursor.keys().size(); ++k) {
@@ -1916,7 +1233,7 @@ absl::StatusOr<bool> TagMayMatch(const ReaderState& s, std::string_view key,
   }
   for (uint32_t set : {kSpanAttrs, kEventAttrs}) {
     AttrCursor cursor;
-    if (absl::Status st = cursor.Init(s, set); !st.ok()) return st;
+    if (absl::Status st = cursor.Init(s.file, kAttrSections, set); !st.ok()) return st;
     for (uint32_t k = 0; k < cursor.keys().size(); ++k) {
       if (cursor.keys()[k].first != key) continue;
       if (absl::Status st = cursor.LoadKey(k); !st.ok()) return st;
