@@ -1,9 +1,11 @@
 // Deterministic realistic OTLP logs for storage benchmarks: a dozen services with a few pods
-// each, application log lines from per-service templates (HTTP access lines, SQL timings,
-// cache misses, payment and auth events, stack traces on errors) with ids, numbers and
-// user names filled in, a realistic severity mix (mostly INFO, some DEBUG/WARN, ~2 % ERROR),
-// code.* and thread attributes, and trace context on about a third of the records
-// (random 16/8-byte ids, as SDK log bridges attach them inside spans).
+// each, handling requests that each log a few lines (sign-ins, SQL timings, cache misses,
+// order and payment events, a stack trace on errors, and an HTTP access line at the end)
+// with ids, numbers and user names filled in; a realistic severity mix (mostly INFO, some
+// DEBUG/WARN, ~2 % ERROR); code.* and thread attributes. 4 of 5 requests are traced: their
+// lines carry the request's random trace id and its server span's id (a quarter of them a
+// child span's), as SDK log bridges attach them. Requests interleave. Go services log
+// nanosecond times, Java ones milliseconds; the SDK's observed time follows by microseconds.
 #pragma once
 
 #include <cstddef>
