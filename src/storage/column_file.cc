@@ -246,7 +246,20 @@ absl::Status File::CheckAll() const {
 
 // --- AttrWriter -----------------------------------------------------------------------------
 
-void AttrWriter::Add(const KeyValues& attrs) {
+void AttrWriter::Add(const KeyValues& attrs) { PutVarint(&shape_col_, ShapeId(attrs)); }
+
+void AttrWriter::Add(const KeyValues& attrs, uint64_t context) {
+  const uint32_t id = ShapeId(attrs);
+  auto [it, inserted] = last_shape_.try_emplace(context, id);
+  if (!inserted && it->second == id) {
+    PutVarint(&shape_col_, 0);
+    return;
+  }
+  it->second = id;
+  PutVarint(&shape_col_, id + 1ULL);
+}
+
+uint32_t AttrWriter::ShapeId(const KeyValues& attrs) {
   std::string& shape = scratch_;  // reused: this runs for every row
   shape.clear();
   PutVarint(&shape, attrs.size());
@@ -263,7 +276,7 @@ void AttrWriter::Add(const KeyValues& attrs) {
     shape_ids_.emplace(shape, id);
     shapes_.append(shape);
   }
-  PutVarint(&shape_col_, id);
+  return id;
 }
 
 bool AttrWriter::HasKey(std::string_view key) const {
@@ -472,7 +485,27 @@ bool AttrCursor::ReadValue(uint32_t k, ValueView* v) {
 absl::Status AttrCursor::Read(KeyValues* out) {
   const std::vector<uint32_t>* shape = NextShape();
   if (shape == nullptr) return file_->Malformed(sections_.shape_ids, set_, shape_ids_);
-  for (uint32_t k : *shape) {
+  return ReadShape(*shape, out);
+}
+
+absl::Status AttrCursor::Read(KeyValues* out, uint64_t context) {
+  const uint64_t code = shape_ids_.Varint();
+  uint64_t id;
+  if (code == 0) {
+    auto it = last_shape_.find(context);
+    id = it == last_shape_.end() ? UINT64_MAX : it->second;
+  } else {
+    id = code - 1;
+    last_shape_[context] = static_cast<uint32_t>(id);
+  }
+  if (!shape_ids_.ok() || id >= d_->shapes.size()) {
+    return file_->Malformed(sections_.shape_ids, set_, shape_ids_);
+  }
+  return ReadShape(d_->shapes[id], out);
+}
+
+absl::Status AttrCursor::ReadShape(const std::vector<uint32_t>& shape, KeyValues* out) {
+  for (uint32_t k : shape) {
     ValueView v;
     if (!ReadValue(k, &v)) return MalformedValue(k);
     if (out == nullptr) continue;

@@ -257,7 +257,12 @@ struct AttrSections {
 // Attributes of one kind of row (spans, events, links, log records).
 class AttrWriter {
  public:
+  // Writes the row's shape id.
   void Add(const KeyValues& attrs);
+  // Writes 0 when the row's shape is the last one seen with `context` (log records of one
+  // body template mostly share a shape), else shape id + 1. Read with AttrCursor::Read(out,
+  // context).
+  void Add(const KeyValues& attrs, uint64_t context);
   bool HasKey(std::string_view key) const;
   absl::Status Emit(const AttrSections& sections, uint32_t set, Writer* w) const;
 
@@ -269,6 +274,7 @@ class AttrWriter {
     std::string string_data;
   };
 
+  uint32_t ShapeId(const KeyValues& attrs);
   uint32_t KeyId(const opentelemetry::proto::common::v1::KeyValue& kv);
   static void AppendValue(Column* c, const opentelemetry::proto::common::v1::KeyValue& kv);
 
@@ -280,6 +286,7 @@ class AttrWriter {
   absl::flat_hash_map<std::string, uint32_t> shape_ids_;
   std::string shapes_;
   std::string shape_col_;
+  absl::flat_hash_map<uint64_t, uint32_t> last_shape_;  // by context
 };
 
 // One attribute value as stored, without copying strings.
@@ -315,6 +322,8 @@ class AttrCursor {
   bool ReadValue(uint32_t k, ValueView* v);
   // Reads one row; appends its attributes to `out` unless null.
   absl::Status Read(KeyValues* out);
+  // Reads one row written by AttrWriter::Add(attrs, context).
+  absl::Status Read(KeyValues* out, uint64_t context);
 
   const std::vector<std::pair<std::string_view, int32_t>>& keys() const { return d_->keys; }
   // False when no value of loaded key k can equal `text`: every value is a string and none
@@ -326,6 +335,7 @@ class AttrCursor {
 
  private:
   static bool SetValue(const ValueView& v, opentelemetry::proto::common::v1::KeyValue* kv);
+  absl::Status ReadShape(const std::vector<uint32_t>& shape, KeyValues* out);
 
   const File* file_ = nullptr;
   AttrSections sections_{};
@@ -342,6 +352,7 @@ class AttrCursor {
   std::vector<In> values_;
   std::vector<uint32_t> next_new_;
   std::vector<bool> loaded_;
+  absl::flat_hash_map<uint64_t, uint32_t> last_shape_;  // by context
 };
 
 }  // namespace otlpd::storage::columns
