@@ -17,6 +17,9 @@ namespace otlpd::storage {
 //
 //   [magic "OTLPDRB1"][count u32][count x (signal u8, receive ns i64, size u32)]
 //   [zstd frame of the concatenated requests][crc32c of everything before u32]
+// BlockMeta.format of record blocks.
+inline constexpr std::string_view kRecordBlockFormat = "record_block";
+
 class RecordBlockBuilder {
  public:
   void Add(Signal signal, int64_t receive_ns, std::string_view request);
