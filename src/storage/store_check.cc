@@ -13,6 +13,7 @@
 #include "storage/block_dir.h"
 #include "storage/crc32c.h"
 #include "storage/file_util.h"
+#include "storage/log_block.h"
 #include "storage/record_block.h"
 #include "storage/segment_log.h"
 #include "storage/trace_block.h"
@@ -135,6 +136,8 @@ bool VerifyBlocks(const std::string& dir, std::string* report, uint64_t* checked
     if (m->format() == "trace_block") {
       absl::StatusOr<TraceBlockReader> r = TraceBlockReader::Open(*std::move(block));
       s = r.ok() ? r->Verify() : r.status();
+    } else if (m->format() == kLogBlockFormat) {
+      s = ForEachLogsRequest(*std::move(block), [](int64_t, LogBlockBuilder::LogsRequest&&) {});
     } else {
       s = ForEachRecord(*block, [](Signal, int64_t, std::string_view) {});
     }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/otlp_wire.h"
 #include "storage/attribute_text.h"
+#include "storage/log_block.h"
 #include "storage/log_words.h"
 #include "storage/record_block.h"
 #include "storage/s3_block_tier.h"
@@ -490,7 +491,8 @@ absl::StatusOr<size_t> TieredStore::MigrateOnce(bool flush) {
   const LogPosition end = take.back().next;
 
   TraceBlockBuilder traces;
-  RecordBlockBuilder logs, metrics;
+  LogBlockBuilder logs;
+  RecordBlockBuilder metrics;
   StepSummary trace_sum, log_sum, metric_sum;
   uint64_t damaged = 0;
   for (const RecordRef& r : take) {
@@ -528,7 +530,7 @@ absl::StatusOr<size_t> TieredStore::MigrateOnce(bool flush) {
         }
         log_sum.Receive(rec->receive_ns, rec->request.size());
         SummarizeLogs(req, &log_sum);
-        logs.Add(Signal::kLogs, rec->receive_ns, rec->request);
+        logs.Add(rec->receive_ns, req);
         break;
       }
       case Signal::kMetrics: {
@@ -567,17 +569,25 @@ absl::StatusOr<size_t> TieredStore::MigrateOnce(bool flush) {
     p.bytes = *std::move(bytes);
     blocks.push_back(std::move(p));
   }
-  for (auto [builder, sum, signal] :
-       {std::tuple{&logs, &log_sum, Signal::kLogs}, {&metrics, &metric_sum, Signal::kMetrics}}) {
-    if (builder->count() == 0) continue;
-    absl::StatusOr<std::string> bytes = builder->Finish(level);
+  auto add_block = [&](Signal signal, std::string_view format, const StepSummary& sum,
+                       absl::StatusOr<std::string> bytes) {
     if (!bytes.ok()) return bytes.status();
     Pending p;
     p.meta.set_signal(static_cast<uint32_t>(signal));
-    p.meta.set_format("record_block");
-    sum->Fill(&p.meta);
+    p.meta.set_format(std::string(format));
+    sum.Fill(&p.meta);
     p.bytes = *std::move(bytes);
     blocks.push_back(std::move(p));
+    return absl::OkStatus();
+  };
+  if (logs.request_count() > 0) {
+    absl::Status s = add_block(Signal::kLogs, kLogBlockFormat, log_sum, logs.Finish(level));
+    if (!s.ok()) return s;
+  }
+  if (metrics.count() > 0) {
+    absl::Status s =
+        add_block(Signal::kMetrics, kRecordBlockFormat, metric_sum, metrics.Finish(level));
+    if (!s.ok()) return s;
   }
 
   std::vector<BlockMeta> written;
@@ -637,10 +647,13 @@ absl::StatusOr<size_t> TieredStore::MoveToColdOnce() {
 
   const Signal signal = static_cast<Signal>(sources.front().signal());
   TraceBlockBuilder traces;
+  LogBlockBuilder logs;
   RecordBlockBuilder records;
   BlockMeta meta;
   meta.set_signal(sources.front().signal());
-  meta.set_format(sources.front().format());
+  // Logs always leave as a log block, whatever format their warm blocks had.
+  meta.set_format(signal == Signal::kLogs ? std::string(kLogBlockFormat)
+                                          : sources.front().format());
   meta.set_min_time_unix_nano(INT64_MAX);
   meta.set_max_time_unix_nano(INT64_MIN);
   meta.set_min_receive_unix_nano(INT64_MAX);
@@ -658,19 +671,21 @@ absl::StatusOr<size_t> TieredStore::MoveToColdOnce() {
         return absl::OkStatus();
       })
                            : reader.status();
+    } else if (status.ok() && signal == Signal::kLogs) {
+      status = ForEachLogsRequestIn(
+          m.format(), *std::move(bytes), [&](int64_t receive_ns, HotIndex::LogsRequest&& req) {
+            for (const auto& rl : req.resource_logs()) {
+              for (const auto& sl : rl.scope_logs()) {
+                for (const auto& lr : sl.log_records()) {
+                  for (const std::string& w : LogWords(AttributeText(lr.body()))) words.Add(w);
+                }
+              }
+            }
+            logs.Add(receive_ns, req);
+          });
     } else if (status.ok()) {
       status = ForEachRecord(*bytes, [&](Signal sig, int64_t receive_ns, std::string_view req) {
         records.Add(sig, receive_ns, req);
-        HotIndex::LogsRequest logs;
-        if (sig == Signal::kLogs && logs.ParseFromArray(req.data(), static_cast<int>(req.size()))) {
-          for (const auto& rl : logs.resource_logs()) {
-            for (const auto& sl : rl.scope_logs()) {
-              for (const auto& lr : sl.log_records()) {
-                for (const std::string& w : LogWords(AttributeText(lr.body()))) words.Add(w);
-              }
-            }
-          }
-        }
       });
     }
     if (!status.ok()) {
@@ -701,6 +716,8 @@ absl::StatusOr<size_t> TieredStore::MoveToColdOnce() {
     TraceBlockMeta tm;
     block = traces.Finish(options_.cold.compression_level, &tm);
     if (block.ok()) meta.set_format_meta(tm.Encode());
+  } else if (signal == Signal::kLogs) {
+    block = logs.Finish(options_.cold.compression_level);
   } else {
     block = records.Finish(options_.cold.compression_level);
   }

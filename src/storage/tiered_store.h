@@ -98,9 +98,10 @@ struct TierStats {
 // The store behind the tiered_storage exporter and the query extension. OTLP requests of
 // all three signals are appended durably to the hot tier's segment log and indexed in
 // memory (HotIndex); a lifecycle thread moves the oldest hot data into immutable warm
-// blocks (traces as columnar TraceBlocks, logs and metrics as RecordBlocks) and deletes
-// warm blocks past retention or budget (or, with a cold tier, recompacts warm blocks older
-// than cold.after into larger cold blocks at a higher zstd level, on a local path or S3).
+// blocks (traces as columnar TraceBlocks, logs as columnar LogBlocks, metrics as
+// RecordBlocks) and deletes warm blocks past retention or budget (or, with a cold tier,
+// recompacts warm blocks older than cold.after into larger cold blocks at a higher zstd
+// level, on a local path or S3).
 // Queries read across all tiers.
 //
 // Crash safety: an append is acknowledged once in the log (synced per durability). A

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "storage/attribute_text.h"
+#include "storage/log_block.h"
 #include "storage/log_words.h"
 #include "storage/record_block.h"
 #include "storage/tiered_store.h"
@@ -420,22 +421,21 @@ absl::StatusOr<LogsData> TieredStore::FindLogsOnce(const LogQuery& query) {
     absl::StatusOr<std::string> block = ReadBlock(b);
     if (!block.ok()) continue;
     std::vector<LogsData> per_request;
-    (void)ForEachRecord(*block, [&](Signal, int64_t, std::string_view request) {
-      HotIndex::LogsRequest r;
-      if (!r.ParseFromArray(request.data(), static_cast<int>(request.size()))) return;
-      LogsData matches;
-      for (const auto& rl : r.resource_logs()) {
-        std::string service = ServiceName(rl.resource());
-        for (const auto& sl : rl.scope_logs()) {
-          for (const auto& lr : sl.log_records()) {
-            if (LogMatches(query, service, lr) && BodyHasWords(lr, words)) {
-              AddLog(rl, sl, lr, &matches);
+    (void)ForEachLogsRequestIn(
+        m.format(), *std::move(block), [&](int64_t, HotIndex::LogsRequest&& r) {
+          LogsData matches;
+          for (const auto& rl : r.resource_logs()) {
+            std::string service = ServiceName(rl.resource());
+            for (const auto& sl : rl.scope_logs()) {
+              for (const auto& lr : sl.log_records()) {
+                if (LogMatches(query, service, lr) && BodyHasWords(lr, words)) {
+                  AddLog(rl, sl, lr, &matches);
+                }
+              }
             }
           }
-        }
-      }
-      per_request.push_back(std::move(matches));
-    });
+          per_request.push_back(std::move(matches));
+        });
     // Newest first within the block too.
     for (auto it = per_request.rbegin(); it != per_request.rend() && found < query.limit; ++it) {
       for (int i = it->resource_logs_size() - 1; i >= 0 && found < query.limit; --i) {

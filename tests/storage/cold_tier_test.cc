@@ -3,13 +3,16 @@
 // an interrupted recompaction finishes at the next open without duplicates.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "storage/tiered_store.h"
 #include "testing/otlp_data.h"
+#include "testing/realistic_logs.h"
 #include "testing/s3rver.h"
 #include "testing/temp_dir.h"
 
@@ -95,6 +98,69 @@ void ExpectAllQueryable(TieredStore& store, uint64_t traces) {
   lq.limit = 1000;
   EXPECT_EQ(static_cast<size_t>(store.FindLogs(lq)->resource_logs_size()),
             otlpd::CountItems(otlpd::testing::MakeLogs({})));
+}
+
+// Every log record as (resource, scope, record) bytes, sorted: what queries must return.
+std::vector<std::string> Flatten(
+    const google::protobuf::RepeatedPtrField<opentelemetry::proto::logs::v1::ResourceLogs>& in) {
+  std::vector<std::string> out;
+  for (const auto& rl : in) {
+    for (const auto& sl : rl.scope_logs()) {
+      for (const auto& lr : sl.log_records()) {
+        out.push_back(absl::StrCat(rl.resource().SerializeAsString(), "|",
+                                   sl.scope().SerializeAsString(), "|", lr.SerializeAsString()));
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(ColdTierTest, RealisticLogsComeBackExactlyFromWarmLogBlocksAndCold) {
+  TempDir dir;
+  TieredStoreOptions o = ColdOptions(dir.path());
+  o.cold.after = absl::Hours(1);
+  std::mt19937_64 rng(21);
+  google::protobuf::RepeatedPtrField<opentelemetry::proto::logs::v1::ResourceLogs> sent;
+  LogQuery all;
+  all.limit = 100'000;
+  {
+    auto store = TieredStore::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < 4; ++i) {
+      LogsRequest req =
+          otlpd::bench::MakeRealisticLogs(rng, 300, absl::FromUnixNanos(kT0) + absl::Seconds(i));
+      sent.MergeFrom(req.resource_logs());
+      ASSERT_TRUE(AppendWait(**store, Signal::kLogs, req).ok());
+    }
+    absl::SleepFor(absl::Milliseconds(3));
+    ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
+    EXPECT_EQ((*store)->hot_stats().log_records, 0u);
+    EXPECT_EQ((*store)->warm_stats().log_records, 1200u);
+    auto found = (*store)->FindLogs(all);
+    ASSERT_TRUE(found.ok()) << found.status();
+    EXPECT_EQ(Flatten(found->resource_logs()), Flatten(sent));
+    // Word search goes through the block's bloom and the decoded bodies.
+    LogQuery words;
+    words.words = {"declined"};
+    words.limit = 100'000;
+    auto declined = (*store)->FindLogs(words);
+    ASSERT_TRUE(declined.ok()) << declined.status();
+    EXPECT_GT(declined->resource_logs_size(), 0);
+    for (const auto& rl : declined->resource_logs()) {
+      EXPECT_NE(rl.scope_logs(0).log_records(0).body().string_value().find("declined"),
+                std::string::npos);
+    }
+  }
+  o.cold.after = absl::Milliseconds(1);
+  auto store = TieredStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->RunLifecycle(/*flush=*/true).ok());
+  EXPECT_EQ((*store)->warm_stats().blocks, 0u);
+  EXPECT_EQ((*store)->cold_stats().log_records, 1200u);
+  auto found = (*store)->FindLogs(all);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(Flatten(found->resource_logs()), Flatten(sent));
 }
 
 TEST(ColdTierTest, LocalPathRecompactsWarmBlocksIntoFewerLargerOnes) {
