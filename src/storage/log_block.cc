@@ -475,7 +475,8 @@ size_t LogBlockBuilder::request_count() const { return state_->requests; }
 void LogBlockBuilder::Add(int64_t receive_ns, const LogsRequest& request) {
   State& s = *state_;
   ++s.requests;
-  PutVarint(&s.request_col, columns::ZigZag(receive_ns - s.prev_receive));
+  PutVarint(&s.request_col, columns::Delta(static_cast<uint64_t>(receive_ns),
+                                           static_cast<uint64_t>(s.prev_receive)));
   s.prev_receive = receive_ns;
   PutVarint(&s.request_col, static_cast<uint64_t>(request.resource_logs_size()));
   for (const ResourceLogs& rl : request.resource_logs()) {
@@ -839,7 +840,8 @@ absl::Status LogBlockReader::Read(std::string bytes,
   int64_t receive = 0;
   uint64_t seen = 0;
   for (uint64_t q = 0; q < requests; ++q) {
-    receive += columns::UnZigZag(req_col.Varint());
+    receive =
+        static_cast<int64_t>(columns::Undelta(static_cast<uint64_t>(receive), req_col.Varint()));
     const uint64_t n_resources = req_col.Varint();
     if (!req_col.ok() || n_resources > res_col.remaining()) {
       return file_.Malformed(kRequests, 0, req_col);

@@ -87,7 +87,7 @@ TEST(LogBlockTest, BodiesTemplatesAndTheirEdges) {
       "ids 550e8400-e29b-41d4-a716-446655440000 deadbeef0123 cafe01 a1b2c3",
       "digits-soup 1a2b3c4d5e6f7g8h9i0j and v1.2.3.4.5.6.7.8.9.10",
       "neg -5 and +7 and 3e10 and 0x1F and 1,234,567",
-      std::string("placeholder bytes \x11 \x12 \x13 5 inside", 36),
+      "placeholder bytes \x11 \x12 \x13 5 inside",
       "unicode caf\xc3\xa9 12 \xe2\x82\xac 34 \xf0\x9f\x98\x80 56",
       "trailing digit 7",
       "7",
@@ -106,7 +106,7 @@ TEST(LogBlockTest, BodiesTemplatesAndTheirEdges) {
 
 TEST(LogBlockTest, RandomBodiesRoundTrip) {
   std::mt19937_64 rng(11);
-  const std::string alphabet = std::string("0123456789abcdefxyzABC .-_:/=,\n\x11\x80\xff", 37);
+  const std::string alphabet = "0123456789abcdefxyzABC .-_:/=,\n\x11\x80\xff";
   LogsRequest req;
   for (int i = 0; i < 3000; ++i) {
     std::string body;
