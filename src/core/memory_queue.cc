@@ -8,37 +8,6 @@
 
 namespace otlpd {
 
-int64_t SizeOf(Sizer sizer, const Telemetry& data) {
-  switch (sizer) {
-    case Sizer::kRequests:
-      return 1;
-    case Sizer::kItems:
-      return static_cast<int64_t>(data.ItemCount());
-    case Sizer::kBytes:
-      return static_cast<int64_t>(data.ByteSize());
-  }
-  return 1;
-}
-
-namespace {
-
-absl::Status FullError() {
-  return RetryableError(absl::StatusCode::kUnavailable, "sending queue is full", absl::Seconds(1));
-}
-
-absl::Status ClosedError() {
-  return RetryableError(absl::StatusCode::kUnavailable, "sending queue is shutting down",
-                        absl::Seconds(1));
-}
-
-void Add(QueueSizes* sizes, const Telemetry& data, int sign) {
-  sizes->requests += sign;
-  sizes->items += sign * static_cast<int64_t>(data.ItemCount());
-  sizes->bytes += sign * static_cast<int64_t>(data.ByteSize());
-}
-
-}  // namespace
-
 MemoryQueue::MemoryQueue(Sizer sizer, int64_t capacity, bool wait_for_result,
                          bool block_on_overflow, absl::Duration max_block)
     : sizer_(sizer),
@@ -64,7 +33,7 @@ MemoryQueue::MemoryQueue(Sizer sizer, int64_t capacity, bool wait_for_result,
         }
         if (!expired.empty()) {
           mu_.Unlock();
-          for (Completion& done : expired) std::move(done)(FullError());
+          for (Completion& done : expired) std::move(done)(QueueFullError());
           expired.clear();
           mu_.Lock();
           continue;
@@ -100,7 +69,7 @@ bool MemoryQueue::HasRoomLocked(const Telemetry& data) const {
 }
 
 Completion MemoryQueue::AddLocked(TelemetryPtr data, Completion done) {
-  Add(&sizes_, *data, +1);
+  sizes_.Add(*data, +1);
   Entry e;
   e.request.id = next_id_++;
   e.request.enqueued = absl::Now();
@@ -121,7 +90,7 @@ void MemoryQueue::Offer(TelemetryPtr data, Completion done) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) {
-      refused = ClosedError();
+      refused = QueueClosedError();
     } else if (waiters_.empty() && HasRoomLocked(*data)) {
       now = AddLocked(std::move(data), std::move(done));
     } else if (block_on_overflow_) {
@@ -129,7 +98,7 @@ void MemoryQueue::Offer(TelemetryPtr data, Completion done) {
       timer_cv_.Signal();
       return;
     } else {
-      refused = FullError();
+      refused = QueueFullError();
     }
   }
   if (!refused.ok()) {
@@ -168,7 +137,7 @@ void MemoryQueue::Commit(uint64_t id, const absl::Status& outcome) {
     absl::MutexLock lock(&mu_);
     auto it = handed_out_.find(id);
     if (it == handed_out_.end()) return;
-    Add(&sizes_, *it->second.request.data, -1);
+    sizes_.Add(*it->second.request.data, -1);
     caller = std::move(it->second.done);
     handed_out_.erase(it);
     admitted = AdmitWaitersLocked();
@@ -187,7 +156,7 @@ void MemoryQueue::Close() {
     waiters_.clear();
     timer_cv_.SignalAll();
   }
-  for (Completion& done : refused) std::move(done)(ClosedError());
+  for (Completion& done : refused) std::move(done)(QueueClosedError());
 }
 
 QueueSizes MemoryQueue::sizes() const {

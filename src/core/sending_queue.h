@@ -51,7 +51,14 @@ struct QueueSizes {
   int64_t In(Sizer sizer) const {
     return sizer == Sizer::kRequests ? requests : sizer == Sizer::kItems ? items : bytes;
   }
+  // Counts one request in (sign +1) or out (-1).
+  void Add(const Telemetry& data, int sign);
+  void Add(int64_t request_items, int64_t request_bytes, int sign);
 };
+
+// What every queue answers an Offer it refuses (retryable, with a Retry-After of 1 s).
+absl::Status QueueFullError();
+absl::Status QueueClosedError();
 
 // One request taken from a queue, to be committed once it is sent or has failed for good.
 struct QueuedRequest {
