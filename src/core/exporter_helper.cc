@@ -89,6 +89,7 @@ void ParseRetrySettings(ConfigNode node, RetrySettings* out) {
   const bool has_initial = node.GetDuration("initial_interval", &out->initial_interval);
   const bool has_max = node.GetDuration("max_interval", &out->max_interval);
   const bool has_elapsed = node.GetDuration("max_elapsed_time", &out->max_elapsed_time);
+  out->max_elapsed_time_set = has_elapsed;
   const bool has_multiplier = node.Get("multiplier", &out->multiplier);
   const bool has_factor = node.Get("randomization_factor", &out->randomization_factor);
   if (!out->enabled) return;
@@ -237,9 +238,10 @@ void ExporterHelper::Consume(TelemetryPtr data, Completion done) {
                   if (!s.ok()) {
                     enqueue_failed_[static_cast<int>(signal)]->Add(items);
                     if (uint64_t n = refusal_log_.Add(items)) {
-                      spdlog::warn("exporter {}: refused {} {} (counted since the last such "
-                                   "message): {}",
-                                   id_.ToString(), n, SignalItemName(signal), std::string(s.message()));
+                      spdlog::warn(
+                          "exporter {}: refused {} {} (counted since the last such "
+                          "message): {}",
+                          id_.ToString(), n, SignalItemName(signal), std::string(s.message()));
                     }
                   }
                   std::move(done)(std::move(s));
@@ -398,8 +400,11 @@ absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rej
         hint && *hint > absl::ZeroDuration()) {
       delay = *hint;
     }
-    if (retry.max_elapsed_time > absl::ZeroDuration()) {
-      const absl::Duration remaining = start + retry.max_elapsed_time - absl::Now();
+    const absl::Duration max_elapsed = queue_->durable() && !retry.max_elapsed_time_set
+                                           ? absl::ZeroDuration()
+                                           : retry.max_elapsed_time;
+    if (max_elapsed > absl::ZeroDuration()) {
+      const absl::Duration remaining = start + max_elapsed - absl::Now();
       if (remaining <= absl::ZeroDuration()) {
         return absl::Status(status.code(),
                             absl::StrCat("no more retries left: ", status.message()));
@@ -431,7 +436,14 @@ void ExporterHelper::Shutdown(absl::Time deadline) {
   queue_->Close();
   {
     absl::MutexLock lock(&mu_);
-    if (!mu_.AwaitWithDeadline(absl::Condition(this, &ExporterHelper::WorkersDone), deadline)) {
+    if (queue_->durable()) {
+      // What is queued stays on disk for the next start: no reason to hold the shutdown
+      // (up to its deadline) while upstream is down. Sends in flight are cut short and
+      // their requests, not committed, are sent again after the restart.
+      aborted_.store(true, std::memory_order_release);
+      abort_cv_.SignalAll();
+    } else if (!mu_.AwaitWithDeadline(absl::Condition(this, &ExporterHelper::WorkersDone),
+                                      deadline)) {
       // Out of time: stop retry sleeps and cut the sends short.
       aborted_.store(true, std::memory_order_release);
       abort_cv_.SignalAll();

@@ -26,6 +26,10 @@ struct RetrySettings {
   absl::Duration initial_interval = absl::Seconds(5);
   absl::Duration max_interval = absl::Seconds(30);
   absl::Duration max_elapsed_time = absl::Minutes(5);  // 0 = retry forever
+  // Whether the config sets max_elapsed_time. Without it, a durable queue retries forever:
+  // it is there to outlast outages, and dropping acknowledged data after 5 minutes of one
+  // would defeat it (opentelemetry-collector#15324).
+  bool max_elapsed_time_set = false;
   double multiplier = 1.5;
   double randomization_factor = 0.5;
 };
