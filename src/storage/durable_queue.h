@@ -1,0 +1,113 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/sending_queue.h"
+#include "storage/segment_log.h"
+
+namespace otlpd::storage {
+
+// What a queue found on disk, readable after the queue is gone (self-metrics hold it).
+struct DurableQueueCounters {
+  std::atomic<uint64_t> recovered_requests{0};  // found at Start
+  std::atomic<uint64_t> damaged_records{0};     // unreadable on disk: skipped
+};
+
+struct DurableQueueOptions {
+  std::string directory;
+  Sizer sizer = Sizer::kRequests;
+  int64_t capacity = 1000;  // in sizer units
+  // kFsync: an Offer completes once its request is fdatasync'd (group commit); kBatch: once
+  // written (survives kill -9, not a power cut), synced every group_commit_interval.
+  Durability durability = Durability::kFsync;
+  absl::Duration group_commit_interval = absl::Milliseconds(2);
+  // Small segments: one is deleted as soon as everything in it is sent.
+  uint64_t segment_bytes = uint64_t{16} << 20;
+  // How often the position of the oldest request not yet sent is persisted. A crash sends
+  // again what was sent since (at-least-once; the count is in sent_again()).
+  absl::Duration cursor_interval = absl::Milliseconds(100);
+};
+
+// An exporter's sending queue kept in a crash-safe SegmentLog (the storage extension
+// file_storage provides it): an Offer completes once the request is in the log (synced per
+// durability); Commit removes it; a restart finds everything not committed, in order.
+// Shutdown (Close, destruction) keeps what is queued. A full queue refuses retryably (a
+// request larger than the whole capacity is let into an empty queue, so it is never refused
+// forever). Corrupt records found at open or read are skipped, counted in the log's health
+// (copied to quarantine/), and never stop the queue.
+//
+// Record: [version u8 = 1][signal u8][items u32][enqueued unix ns i64][OTLP request].
+// Only this metadata is kept in memory; requests are read back from the log when handed out.
+class DurableQueue final : public SendingQueue {
+ public:
+  static absl::StatusOr<std::unique_ptr<DurableQueue>> Open(DurableQueueOptions options);
+  ~DurableQueue() override;
+
+  absl::Status Start() override;
+  void Offer(TelemetryPtr data, Completion done) override;
+  std::optional<QueuedRequest> Read(absl::Time deadline) override;
+  void Commit(uint64_t id, const absl::Status& outcome) override;
+  void Close() override;
+  bool durable() const override { return true; }
+  QueueSizes sizes() const override;
+  int64_t capacity() const override { return options_.capacity; }
+  Sizer sizer() const override { return options_.sizer; }
+  absl::Duration oldest_age() const override;
+
+  // Requests found at Start (some may have been sent just before a crash: the position of
+  // what is sent is persisted every cursor_interval, so those are sent again).
+  uint64_t recovered() const { return counters_->recovered_requests.load(); }
+  // Records that could not be read back (damaged on disk): skipped and counted.
+  uint64_t damaged() const { return counters_->damaged_records.load(); }
+  std::shared_ptr<const DurableQueueCounters> counters() const { return counters_; }
+  LogStats log_stats() const { return log_->stats(); }
+
+ private:
+  enum class State : uint8_t { kQueued, kHandedOut, kDone };
+  struct Entry {
+    uint64_t id;
+    LogPosition position;
+    LogPosition next;
+    int64_t items;
+    int64_t bytes;
+    absl::Time enqueued;
+    State state = State::kQueued;
+  };
+
+  explicit DurableQueue(DurableQueueOptions options) : options_(std::move(options)) {}
+  // Drops the done entries at the front; returns where the oldest unsent request starts.
+  LogPosition PopDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PersistCursor(bool force);
+  bool ReadableOrClosed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return next_unread_ < entries_.size() || closed_;
+  }
+
+  const DurableQueueOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);  // in log order; ids consecutive
+  size_t next_unread_ ABSL_GUARDED_BY(mu_) = 0;     // index of the next entry to hand out
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  QueueSizes sizes_ ABSL_GUARDED_BY(mu_);        // queued and handed out
+  QueueSizes reserved_ ABSL_GUARDED_BY(mu_);     // offered, not yet in the log
+  LogPosition sent_until_ ABSL_GUARDED_BY(mu_);  // everything before is sent
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  const std::shared_ptr<DurableQueueCounters> counters_ = std::make_shared<DurableQueueCounters>();
+
+  absl::Mutex cursor_mu_;  // one cursor write at a time
+  LogPosition persisted_ ABSL_GUARDED_BY(cursor_mu_);
+  absl::Time persisted_at_ ABSL_GUARDED_BY(cursor_mu_) = absl::InfinitePast();
+
+  // Declared last: destroyed first, so that its final completions find the queue intact.
+  std::unique_ptr<SegmentLog> log_;
+};
+
+}  // namespace otlpd::storage

@@ -1,0 +1,253 @@
+// The durable sending queue on the segment log: what an Offer acknowledged is there after a
+// close, a crash (kill -9) or damage to other records, in order, until committed.
+#include "storage/durable_queue.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "core/status.h"
+#include "testing/otlp_data.h"
+#include "testing/temp_dir.h"
+
+namespace otlpd::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using otlpd::testing::TempDir;
+
+// A one-span request whose span name carries `n`, so that requests can be told apart.
+TelemetryPtr Request(uint64_t n, size_t spans = 1) {
+  TracesRequest req;
+  auto* ss = req.add_resource_spans()->add_scope_spans();
+  for (size_t i = 0; i < spans; ++i) {
+    auto* span = ss->add_spans();
+    span->set_trace_id(otlpd::testing::CallTraceId(n + 1));
+    span->set_span_id(std::string(8, static_cast<char>(i + 1)));
+    span->set_name(absl::StrCat("request-", n));
+  }
+  return Telemetry::FromWire(Signal::kTraces, absl::Cord(req.SerializeAsString()), spans);
+}
+
+uint64_t NumberOf(const Telemetry& t) {
+  uint64_t n = 0;
+  std::string name = t.traces().resource_spans(0).scope_spans(0).spans(0).name();
+  EXPECT_TRUE(absl::SimpleAtoi(name.substr(name.find('-') + 1), &n)) << name;
+  return n;
+}
+
+DurableQueueOptions Options(const std::string& dir, int64_t capacity = 1000) {
+  DurableQueueOptions o;
+  o.directory = dir;
+  o.capacity = capacity;
+  o.segment_bytes = 4096;  // many segments, so that deletion is exercised
+  return o;
+}
+
+std::unique_ptr<DurableQueue> Open(const DurableQueueOptions& o) {
+  auto q = DurableQueue::Open(o);
+  EXPECT_TRUE(q.ok()) << q.status();
+  if (!q.ok()) return nullptr;
+  absl::Status s = (*q)->Start();
+  EXPECT_TRUE(s.ok()) << s;
+  return *std::move(q);
+}
+
+absl::Status OfferWait(DurableQueue& q, TelemetryPtr t) {
+  absl::Notification done;
+  absl::Status result;
+  q.Offer(std::move(t), [&](absl::Status s) {
+    result = s;
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+    return absl::DeadlineExceededError("offer did not complete");
+  }
+  return result;
+}
+
+// Reads what is queued (up to `max`), without committing; numbers in order.
+std::vector<std::pair<uint64_t, uint64_t>> ReadIds(DurableQueue& q, size_t max = 100000) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;  // (queue id, request number)
+  while (out.size() < max) {
+    std::optional<QueuedRequest> r = q.Read(absl::Now() + absl::Milliseconds(20));
+    if (!r) break;
+    out.emplace_back(r->id, NumberOf(*r->data));
+  }
+  return out;
+}
+
+std::vector<uint64_t> Numbers(const std::vector<std::pair<uint64_t, uint64_t>>& read) {
+  std::vector<uint64_t> out;
+  for (const auto& [id, n] : read) out.push_back(n);
+  return out;
+}
+
+std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
+  std::vector<uint64_t> out;
+  for (uint64_t i = from; i < to; ++i) out.push_back(i);
+  return out;
+}
+
+TEST(DurableQueueTest, OfferReadCommitInOrder) {
+  TempDir dir;
+  auto q = Open(Options(dir.path()));
+  ASSERT_NE(q, nullptr);
+  for (uint64_t i = 0; i < 5; ++i) ASSERT_TRUE(OfferWait(*q, Request(i, 2)).ok());
+  EXPECT_EQ(q->sizes().requests, 5);
+  EXPECT_EQ(q->sizes().items, 10);
+  EXPECT_GT(q->oldest_age(), absl::ZeroDuration());
+  auto read = ReadIds(*q);
+  EXPECT_EQ(Numbers(read), Range(0, 5));
+  EXPECT_EQ(q->sizes().requests, 5);  // handed out still counts until committed
+  for (const auto& [id, n] : read) q->Commit(id, absl::OkStatus());
+  EXPECT_EQ(q->sizes().requests, 0);
+  EXPECT_EQ(q->oldest_age(), absl::ZeroDuration());
+  EXPECT_TRUE(q->durable());
+  // A deadline bounds an empty read.
+  const absl::Time start = absl::Now();
+  EXPECT_FALSE(q->Read(absl::Now() + absl::Milliseconds(50)).has_value());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST(DurableQueueTest, WhatIsNotCommittedOutlivesCloseInOrder) {
+  TempDir dir;
+  {
+    auto q = Open(Options(dir.path()));
+    for (uint64_t i = 0; i < 50; ++i) ASSERT_TRUE(OfferWait(*q, Request(i)).ok());
+    auto read = ReadIds(*q, 20);
+    for (const auto& [id, n] : read) q->Commit(id, absl::OkStatus());
+    ReadIds(*q, 5);  // handed out, never committed: sent again after the restart
+    q->Close();
+    EXPECT_FALSE(OfferWait(*q, Request(99)).ok());
+    EXPECT_TRUE(IsRetryable(OfferWait(*q, Request(99))));
+  }
+  auto q = Open(Options(dir.path()));
+  EXPECT_EQ(q->recovered(), 30u);
+  EXPECT_EQ(q->sizes().requests, 30);
+  EXPECT_EQ(Numbers(ReadIds(*q)), Range(20, 50));
+}
+
+TEST(DurableQueueTest, OutOfOrderCommitsResendOnlyFromTheOldestUnsent) {
+  TempDir dir;
+  {
+    auto q = Open(Options(dir.path()));
+    for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(OfferWait(*q, Request(i)).ok());
+    auto read = ReadIds(*q);
+    q->Commit(read[0].first, absl::OkStatus());
+    q->Commit(read[2].first, absl::OkStatus());  // 1 is still in flight
+  }
+  auto q = Open(Options(dir.path()));
+  // At least once: 2 was sent, but the queue only knows everything before 1 was.
+  EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{1, 2, 3}));
+}
+
+TEST(DurableQueueTest, FullRefusesRetryablyButNeverForeverAndCommitsMakeRoom) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path(), /*capacity=*/3);
+  o.sizer = Sizer::kItems;
+  auto q = Open(o);
+  ASSERT_TRUE(OfferWait(*q, Request(0, 2)).ok());
+  ASSERT_TRUE(OfferWait(*q, Request(1, 1)).ok());
+  absl::Status full = OfferWait(*q, Request(2, 1));
+  EXPECT_TRUE(IsRetryable(full)) << full;
+  auto read = ReadIds(*q);
+  for (const auto& [id, n] : read) q->Commit(id, absl::OkStatus());
+  // Larger than the whole capacity: let into the empty queue.
+  EXPECT_TRUE(OfferWait(*q, Request(3, 10)).ok());
+  EXPECT_TRUE(IsRetryable(OfferWait(*q, Request(4, 1))));
+}
+
+TEST(DurableQueueTest, SentSegmentsAreDeleted) {
+  TempDir dir;
+  auto q = Open(Options(dir.path()));
+  for (uint64_t i = 0; i < 300; ++i) ASSERT_TRUE(OfferWait(*q, Request(i, 3)).ok());
+  const uint64_t before = q->log_stats().segments;
+  EXPECT_GT(before, 10u);
+  for (const auto& [id, n] : ReadIds(*q)) q->Commit(id, absl::OkStatus());
+  q->Close();  // persists the position now
+  EXPECT_LE(q->log_stats().segments, 2u);
+}
+
+TEST(DurableQueueTest, DamagedRecordsAreSkippedAndCountedTheRestIsSent) {
+  TempDir dir;
+  {
+    auto q = Open(Options(dir.path()));
+    for (uint64_t i = 0; i < 200; ++i) ASSERT_TRUE(OfferWait(*q, Request(i)).ok());
+  }
+  std::vector<std::string> segments = SegmentLog::SegmentFiles(dir.path());
+  ASSERT_GE(segments.size(), 3u);
+  {
+    // Flip bytes in the middle of the second segment, and tear the last one's tail.
+    std::fstream f(segments[1], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(segments[1]) / 2));
+    f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+  }
+  fs::resize_file(segments.back(), fs::file_size(segments.back()) - 5);
+  const absl::Time start = absl::Now();
+  auto q = Open(Options(dir.path()));
+  ASSERT_NE(q, nullptr);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_GE(q->damaged(), 1u);
+  std::vector<uint64_t> got = Numbers(ReadIds(*q));
+  EXPECT_GT(got.size(), 180u);
+  EXPECT_LT(got.size(), 200u);
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+  EXPECT_EQ(got.front(), 0u);
+}
+
+// kill -9 at random moments while a child offers: every request whose Offer completed is
+// there after the restart, exactly once.
+TEST(DurableQueueTest, KillNineLosesNothingAcknowledged) {
+  TempDir dir;
+  std::mt19937_64 rng(7);
+  uint64_t next = 0;
+  std::set<uint64_t> acked;
+  for (int cycle = 0; cycle < 6; ++cycle) {
+    int pipefd[2];
+    ASSERT_EQ(::pipe(pipefd), 0);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(pipefd[0]);
+      auto q = DurableQueue::Open(Options(dir.path(), 1'000'000));
+      if (!q.ok() || !(*q)->Start().ok()) ::_exit(3);
+      for (uint64_t i = next;; ++i) {
+        if (!OfferWait(**q, Request(i)).ok()) ::_exit(4);
+        if (::write(pipefd[1], &i, sizeof i) != sizeof i) ::_exit(5);
+      }
+    }
+    ::close(pipefd[1]);
+    absl::SleepFor(absl::Milliseconds(20 + rng() % 150));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+    uint64_t id;
+    while (::read(pipefd[0], &id, sizeof id) == sizeof id) {
+      acked.insert(id);
+      next = std::max(next, id + 1);
+    }
+    ::close(pipefd[0]);
+    next += 100000;  // numbers the killed child may have offered without reporting
+  }
+  auto q = Open(Options(dir.path(), 1'000'000));
+  ASSERT_NE(q, nullptr);
+  std::vector<uint64_t> got = Numbers(ReadIds(*q));
+  std::set<uint64_t> present(got.begin(), got.end());
+  EXPECT_EQ(present.size(), got.size()) << "a request is there twice";
+  for (uint64_t a : acked) ASSERT_EQ(present.count(a), 1u) << "lost acknowledged request " << a;
+  EXPECT_GT(acked.size(), 30u);
+}
+
+}  // namespace
+}  // namespace otlpd::storage
