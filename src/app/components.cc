@@ -9,6 +9,7 @@
 #include "exporters/tiered_storage/factory.h"
 #include "extensions/basicauth/factory.h"
 #include "extensions/bearertokenauth/factory.h"
+#include "extensions/file_storage/factory.h"
 #include "extensions/headers_setter/factory.h"
 #include "extensions/health_check/factory.h"
 #include "extensions/query/factory.h"
@@ -36,6 +37,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewBearerTokenAuthExtensionFactory());
   registry->Register(NewBasicAuthExtensionFactory());
   registry->Register(NewHeadersSetterExtensionFactory());
+  registry->Register(NewFileStorageExtensionFactory());
 
   registry->Register(NewForwardConnectorFactory());
 }
