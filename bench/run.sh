@@ -21,6 +21,8 @@
 #                                                none / gzip) -> a second otlpd (nop)
 #                        fwd-otlphttp-zstd,      ... -> otlphttp exporter (zstd / gzip)
 #                        fwd-otlphttp-gzip
+#                        fwd-otlp-disk,          fwd-otlp / fwd-otlphttp-zstd with the exporter's
+#                        fwd-otlphttp-zstd-disk  sending_queue on disk (file_storage, fsync)
 #                        hot-grpc, hot-http      receiver otlp -> tiered_storage (hot tier, fsync
 #                                                group commit): durable ingest
 #                        default-http,           the embedded default config (memory_limiter,
@@ -68,6 +70,7 @@ awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { exit !(d >= 2 && w >= 0) }' ||
 for mode in $MODES; do
   case $mode in
     grpc | http | http-json | fwd-otlp | fwd-otlp-gzip | fwd-otlphttp-zstd | fwd-otlphttp-gzip) ;;
+    fwd-otlp-disk | fwd-otlphttp-zstd-disk) ;;
     hot-grpc | hot-http) ;;
     default-http | default-grpc) ;;
     *) die "unknown mode '$mode' in BENCH_MODES" ;;
@@ -173,6 +176,8 @@ exporter_yaml() {
     fwd-otlp-gzip) echo "otlp: {endpoint: 127.0.0.1:$UP_GRPC_PORT, tls: {insecure: true}, compression: gzip}" ;;
     fwd-otlphttp-zstd) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: zstd}" ;;
     fwd-otlphttp-gzip) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: gzip}" ;;
+    fwd-otlp-disk) echo "otlp: {endpoint: 127.0.0.1:$UP_GRPC_PORT, tls: {insecure: true}, compression: none, sending_queue: {storage: file_storage, queue_size: 100000}}" ;;
+    fwd-otlphttp-zstd-disk) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: zstd, sending_queue: {storage: file_storage, queue_size: 100000}}" ;;
     hot-*) echo "tiered_storage: {directory: $WORK/data/store, hot: {max_size: 64GiB}}" ;;
     *) echo "nop:" ;;
   esac
@@ -214,7 +219,15 @@ EOF
       -e "s#127.0.0.1:16686#127.0.0.1:$UP_HTTP_PORT#" \
       -e "s#directory: \./data#directory: $WORK/data#" >"$WORK/otlpd.yaml"
   else
+    # The *-disk modes keep the exporter's sending queue on disk (file_storage, fsync).
+    local extensions="{}" uses="[]"
+    if [[ $mode == *-disk ]]; then
+      rm -rf "$WORK/data/queue"
+      extensions="{file_storage: {directory: $WORK/data/queue, create_directory: true}}"
+      uses="[file_storage]"
+    fi
     cat >"$WORK/otlpd.yaml" <<EOF
+extensions: $extensions
 receivers:
   otlp:
     protocols:
@@ -223,6 +236,7 @@ receivers:
 exporters:
   $(exporter_yaml "$mode")
 service:
+  extensions: $uses
   telemetry: {logs: {level: warn}, metrics: {address: 127.0.0.1:$METRICS_PORT}}
   pipelines:
     traces: {receivers: [otlp], exporters: [$(exporter_yaml "$mode" | cut -d: -f1)]}
@@ -448,6 +462,8 @@ mode_label() {
     fwd-otlp-gzip) echo "gRPC -> otlp (gzip) -> otlpd" ;;
     fwd-otlphttp-zstd) echo "gRPC -> otlphttp (zstd) -> otlpd" ;;
     fwd-otlphttp-gzip) echo "gRPC -> otlphttp (gzip) -> otlpd" ;;
+    fwd-otlp-disk) echo "gRPC -> otlp (none, queue on disk, fsync) -> otlpd" ;;
+    fwd-otlphttp-zstd-disk) echo "gRPC -> otlphttp (zstd, queue on disk, fsync) -> otlpd" ;;
     hot-grpc) echo "gRPC -> tiered_storage (hot, fsync group commit)" ;;
     hot-http) echo "OTLP/HTTP protobuf -> tiered_storage (hot, fsync group commit)" ;;
     default-http) echo "default config, 1 sequential HTTP client, 512 spans/req" ;;
