@@ -22,7 +22,10 @@
 #                        fwd-otlphttp-zstd,      ... -> otlphttp exporter (zstd / gzip)
 #                        fwd-otlphttp-gzip
 #                        fwd-otlp-disk,          fwd-otlp / fwd-otlphttp-zstd with the exporter's
-#                        fwd-otlphttp-zstd-disk  sending_queue on disk (file_storage, fsync)
+#                        fwd-otlphttp-zstd-disk  sending_queue on disk (file_storage, fsync);
+#                                                then an outage: the upstream stops for
+#                                                BENCH_DRAIN_FILL_S (5) seconds of unpaced load
+#                                                and comes back; the backlog's drain rate
 #                        hot-grpc, hot-http      receiver otlp -> tiered_storage (hot tier, fsync
 #                                                group commit): durable ingest
 #                        default-http,           the embedded default config (memory_limiter,
@@ -55,6 +58,7 @@ JOBS=${BENCH_JOBS:-2}
 PERF=${PERF:-0}
 PERF_MODE=${PERF_MODE:-grpc}
 SEARCH_DURATION=${BENCH_SEARCH_DURATION:-5}
+DRAIN_FILL_S=${BENCH_DRAIN_FILL_S:-5}
 PERF_CALLGRAPH=${PERF_CALLGRAPH:-fp}
 PERF_SECONDS=10
 PERF_RECORDED_S=0
@@ -183,18 +187,9 @@ exporter_yaml() {
   esac
 }
 
-start_daemon() {
-  local mode=$1 ports
-  read -r -a ports <<<"$(free_ports)"
-  GRPC_PORT=${ports[0]}
-  HTTP_PORT=${ports[1]}
-  METRICS_PORT=${ports[2]}
-  UP_GRPC_PORT=${ports[3]}
-  UP_HTTP_PORT=${ports[4]}
-  UP_METRICS_PORT=${ports[5]}
-  if [[ $mode == fwd-* ]]; then
-    # The upstream: another otlpd into nop, on the load generator's core.
-    cat >"$WORK/upstream.yaml" <<EOF
+# The upstream of the fwd-* modes: another otlpd into nop, on the load generator's core.
+start_upstream() {
+  cat >"$WORK/upstream.yaml" <<EOF
 receivers:
   otlp:
     protocols:
@@ -207,9 +202,34 @@ service:
   pipelines:
     traces: {receivers: [otlp], exporters: [nop]}
 EOF
-    "${LOADGEN_PIN[@]}" "$OTLPD" --config "$WORK/upstream.yaml" >"$WORK/upstream.log" 2>&1 &
-    UPSTREAM_PID=$!
-    wait_ports "$UPSTREAM_PID" "$WORK/upstream.log" "$UP_GRPC_PORT" "$UP_HTTP_PORT"
+  "${LOADGEN_PIN[@]}" "$OTLPD" --config "$WORK/upstream.yaml" >"$WORK/upstream.log" 2>&1 &
+  UPSTREAM_PID=$!
+  wait_ports "$UPSTREAM_PID" "$WORK/upstream.log" "$UP_GRPC_PORT" "$UP_HTTP_PORT"
+}
+
+# Requests in the daemon's sending queue (its exporter's self-metric).
+daemon_queue_size() {
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+    awk '/^otelcol_exporter_queue_size/ { s += $NF } END { printf "%.0f", s }'
+}
+
+# Spans the upstream has accepted (its receiver's self-metric; 0 when unreachable).
+upstream_spans() {
+  curl -s "http://127.0.0.1:$UP_METRICS_PORT/metrics" |
+    awk '/^otelcol_receiver_accepted_spans/ { s += $NF } END { printf "%.0f", s }'
+}
+
+start_daemon() {
+  local mode=$1 ports
+  read -r -a ports <<<"$(free_ports)"
+  GRPC_PORT=${ports[0]}
+  HTTP_PORT=${ports[1]}
+  METRICS_PORT=${ports[2]}
+  UP_GRPC_PORT=${ports[3]}
+  UP_HTTP_PORT=${ports[4]}
+  UP_METRICS_PORT=${ports[5]}
+  if [[ $mode == fwd-* ]]; then
+    start_upstream
   fi
   if [[ $mode == default-* ]]; then
     # The embedded default config, with free ports and its data under the scratch dir.
@@ -383,7 +403,7 @@ if [[ $PERF == 1 ]] && ! perf_usable; then
   PROFILE_DONE=1
 fi
 
-declare -A MAX_LINE HALF_LINE MAX_RSS HALF_RSS OVERLOAD_LINE
+declare -A MAX_LINE HALF_LINE MAX_RSS HALF_RSS OVERLOAD_LINE DRAIN_LINE
 for mode in $MODES; do
   # Maximum rate: fresh daemon, BENCH_REPS runs at rate 0, median.
   start_daemon "$mode"
@@ -450,6 +470,35 @@ for mode in $MODES; do
   HALF_LINE[$mode]=$(median_run "$WORK/half.$mode")
   HALF_RSS[$mode]=$(peak_rss_kib "$DAEMON_PID")
   stop_daemon
+
+  if [[ $mode == *-disk ]]; then
+    # Outage and backlog drain: the upstream is down while the daemon queues what it
+    # accepts (unpaced, DRAIN_FILL_S seconds); then it comes back and the backlog goes.
+    start_daemon "$mode"
+    stop_pid "$UPSTREAM_PID"
+    UPSTREAM_PID=""
+    saved_duration=$DURATION
+    DURATION=$DRAIN_FILL_S
+    log "$mode outage: filling the queue for ${DRAIN_FILL_S}s"
+    run_load "$mode" 0 0
+    DURATION=$saved_duration
+    backlog_requests=$(daemon_queue_size)
+    start_upstream
+    t0=$(now_s)
+    deadline=$((SECONDS + 600))
+    # The senders come back from their retry back-off first; the rate counts from the
+    # first span the upstream gets.
+    while (($(upstream_spans) == 0)) && ((SECONDS < deadline)); do sleep 0.05; done
+    t_first=$(now_s)
+    first=$(upstream_spans)
+    while (($(daemon_queue_size) > 0)) && ((SECONDS < deadline)); do sleep 0.2; done
+    t1=$(now_s)
+    drained=$(upstream_spans)
+    DRAIN_LINE[$mode]=$(awk -v n="$drained" -v f="$first" -v b="$backlog_requests" -v t0="$t0" \
+      -v tf="$t_first" -v t1="$t1" -v left="$(daemon_queue_size)" 'BEGIN { printf "%d queued requests, %d spans delivered (%d requests left); first after %.1f s (retry back-off), then %.0f spans/s", b, n, left, tf - t0, (n - f) / (t1 - tf) }')
+    log "  drain: ${DRAIN_LINE[$mode]}"
+    stop_daemon
+  fi
 done
 
 # --- report -----------------------------------------------------------------------------
@@ -521,3 +570,11 @@ if [[ -n $overload_modes ]]; then
       "$(field errors "$line")" "$(field cpu_util "$line")"
   done
 fi
+
+for mode in $MODES; do
+  if [[ -n ${DRAIN_LINE[$mode]:-} ]]; then
+    echo
+    echo "Backlog drain, $(mode_label "$mode"): the upstream down for ${DRAIN_FILL_S}s of unpaced"
+    echo "load, then back: ${DRAIN_LINE[$mode]}."
+  fi
+done
