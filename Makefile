@@ -57,6 +57,8 @@ SOAK_SPANS ?= 10000000
 soak: build
 	cd $(BUILD) && OTLPD_BIN=$(CURDIR)/$(BUILD)/otlpd OTLPD_SOAK_CYCLES=20 \
 	  ./tests/integration_storage_test --gtest_filter='*KillNine*'
+	cd $(BUILD) && OTLPD_BIN=$(CURDIR)/$(BUILD)/otlpd OTLPD_SOAK_SPANS=1000000 \
+	  ./tests/integration_persistent_queue_test --gtest_filter='*EveryAcknowledged*'
 	./$(BUILD)/bench/storage_bench --spans $(SOAK_SPANS)
 
 format:
