@@ -43,8 +43,9 @@ absl::Status Service::Start() {
 
 void Service::Shutdown(absl::Duration timeout) {
   if (shut_down_.exchange(true)) return;
-  host_->SetRunning(false);
-  graph_->Shutdown(absl::Now() + timeout);
+  // A Build that failed part-way leaves no graph (and may leave no host).
+  if (host_ != nullptr) host_->SetRunning(false);
+  if (graph_ != nullptr) graph_->Shutdown(absl::Now() + timeout);
   metrics_server_.reset();
 }
 
