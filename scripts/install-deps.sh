@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libdeflate-dev libisal-dev
   libcurl4-openssl-dev libboost-dev
-  libsimdjson-dev libxxhash-dev libjemalloc-dev libssl-dev libcrypt-dev
+  libsimdjson-dev libxxhash-dev libjemalloc-dev libssl-dev libcrypt-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps util-linux openssl gzip zstd ccache
 )

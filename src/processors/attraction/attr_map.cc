@@ -1,0 +1,78 @@
+#include "processors/attraction/attr_map.h"
+
+namespace otlpd::attraction {
+
+void AttrMap::DecodeSlow(std::string_view kv, Attr* a, Scratch* scratch) {
+  // The last key wins, values merge (their encodings concatenate), other fields are ignored.
+  a->key = {};
+  a->value = {};
+  bool has_value = false;
+  WireReader r(kv);
+  WireField f;
+  while (r.Next(&f)) {
+    if (f.IsLen(1)) {
+      a->key = f.payload;
+    } else if (f.IsLen(2)) {
+      if (has_value) {
+        char* merged = scratch->Alloc(a->value.size() + f.payload.size());
+        CopyBytes(CopyBytes(merged, a->value), f.payload);
+        a->value = std::string_view(merged, a->value.size() + f.payload.size());
+      } else {
+        a->value = f.payload;
+      }
+      has_value = true;
+    }
+  }
+}
+
+void AttrMap::Grow() {
+  const size_t capacity = capacity_ == 0 ? 32 : 2 * capacity_;
+  std::unique_ptr<Attr[]> grown(new Attr[capacity]);
+  for (size_t i = 0; i < size_; ++i) grown[i] = attrs_[i];
+  attrs_ = std::move(grown);
+  capacity_ = capacity;
+}
+
+size_t AttrMap::EncodedSize(uint32_t field_number) const {
+  size_t total = 0;
+  for (size_t i = 0; i < size_; ++i) {
+    const Attr& a = attrs_[i];
+    if (a.raw != nullptr) {
+      total += a.raw_size;
+    } else {
+      total += LenFieldSize(field_number,
+                            LenFieldSize(1, a.key.size()) + LenFieldSize(2, a.value.size()));
+    }
+  }
+  return total;
+}
+
+size_t AttrMap::Emit(uint32_t field_number, WireEditor* editor, Scratch* scratch,
+                     size_t from) const {
+  const uint32_t tag = Tag(field_number, kWireLen);
+  size_t total = 0;
+  for (size_t i = from; i < size_; ++i) {
+    const Attr& a = attrs_[i];
+    if (a.raw != nullptr) {
+      editor->Append(std::string_view(a.raw, a.raw_size));
+      total += a.raw_size;
+      continue;
+    }
+    const size_t kv_size = LenFieldSize(1, a.key.size()) + LenFieldSize(2, a.value.size());
+    const size_t size = VarintSize(tag) + VarintSize(kv_size) + kv_size;
+    char* p = scratch->Alloc(size);
+    char* w = WriteVarint(p, tag);
+    w = WriteVarint(w, kv_size);
+    *w++ = static_cast<char>(Tag(1, kWireLen));
+    w = WriteVarint(w, a.key.size());
+    w = CopyBytes(w, a.key);
+    *w++ = static_cast<char>(Tag(2, kWireLen));
+    w = WriteVarint(w, a.value.size());
+    CopyBytes(w, a.value);
+    editor->Append(std::string_view(p, size));
+    total += size;
+  }
+  return total;
+}
+
+}  // namespace otlpd::attraction

@@ -1,0 +1,96 @@
+#include "processors/attraction/editor.h"
+
+#include <cassert>
+#include <cstring>
+#include <memory>
+
+namespace otlpd::attraction {
+
+void WireEditor::Reset(std::string_view original) {
+  original_ = original;
+  edits_.clear();
+  pieces_.clear();
+}
+
+void WireEditor::Replace(const char* begin, const char* end) {
+  const auto b = static_cast<uint32_t>(begin - original_.data());
+  const auto e = static_cast<uint32_t>(end - original_.data());
+  assert(b <= e && e <= original_.size());
+  assert(edits_.empty() || edits_.back().end <= b);
+  edits_.push_back(Edit{b, e, static_cast<uint32_t>(pieces_.size()), 0});
+}
+
+WireEditor::Open WireEditor::OpenField(const WireField& f) {
+  const size_t slot = edits_.size();
+  // Reserved now so that it sorts before the field's inner edits; filled in by CloseField.
+  Replace(f.value, f.payload.data());
+  return Open{slot, f.value, f.payload.data(), f.payload.size()};
+}
+
+int64_t WireEditor::CloseField(const Open& open, int64_t delta, Scratch* scratch) {
+  if (delta == 0) {
+    if (open.slot + 1 == edits_.size()) {
+      edits_.pop_back();  // nothing changed inside
+    } else {
+      // Inner edits kept the size: the length stays as it is.
+      Edit& e = edits_[open.slot];
+      e.end = e.begin;
+    }
+    return 0;
+  }
+  const uint64_t length = static_cast<uint64_t>(static_cast<int64_t>(open.old_length) + delta);
+  char* p = scratch->Alloc(VarintSize(length));
+  const size_t n = WriteVarint(p, length) - p;
+  Edit& e = edits_[open.slot];
+  e.first_piece = static_cast<uint32_t>(pieces_.size());
+  e.pieces = 1;
+  pieces_.push_back(Piece{p, n});
+  return delta + static_cast<int64_t>(n) - (open.length_end - open.length_begin);
+}
+
+size_t WireEditor::Size() const {
+  size_t size = original_.size();
+  for (const Edit& e : edits_) {
+    size -= e.end - e.begin;
+    for (uint32_t i = 0; i < e.pieces; ++i) size += pieces_[e.first_piece + i].size;
+  }
+  return size;
+}
+
+absl::Cord WireEditor::Build(const absl::Cord* source) const {
+  if (source != nullptr && source->size() == original_.size() &&
+      edits_.size() * kMinSharedRun <= original_.size()) {
+    absl::Cord out;
+    size_t pos = 0;
+    for (const Edit& e : edits_) {
+      if (e.begin > pos) out.Append(source->Subcord(pos, e.begin - pos));
+      for (uint32_t i = 0; i < e.pieces; ++i) {
+        const Piece& piece = pieces_[e.first_piece + i];
+        out.Append(absl::string_view(piece.data, piece.size));
+      }
+      pos = e.end;
+    }
+    if (pos < original_.size()) out.Append(source->Subcord(pos, original_.size() - pos));
+    return out;
+  }
+  const size_t size = Size();
+  // Uninitialized: every byte is written below.
+  char* out = new char[size > 0 ? size : 1];
+  char* w = out;
+  size_t pos = 0;
+  for (const Edit& e : edits_) {
+    w = CopyBytes(w, original_.substr(pos, e.begin - pos));
+    for (uint32_t i = 0; i < e.pieces; ++i) {
+      const Piece& piece = pieces_[e.first_piece + i];
+      std::memcpy(w, piece.data, piece.size);
+      w += piece.size;
+    }
+    pos = e.end;
+  }
+  w = CopyBytes(w, original_.substr(pos));
+  assert(static_cast<size_t>(w - out) == size);
+  return absl::MakeCordFromExternal(absl::string_view(out, size),
+                                    [out](absl::string_view) { delete[] out; });
+}
+
+}  // namespace otlpd::attraction
