@@ -13,8 +13,10 @@
 #include "extensions/headers_setter/factory.h"
 #include "extensions/health_check/factory.h"
 #include "extensions/query/factory.h"
+#include "processors/attributes/factory.h"
 #include "processors/batch/factory.h"
 #include "processors/memory_limiter/factory.h"
+#include "processors/resource/factory.h"
 #include "receivers/otlp/factory.h"
 
 namespace otlpd {
@@ -24,6 +26,8 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
 
   registry->Register(NewBatchProcessorFactory());
   registry->Register(NewMemoryLimiterProcessorFactory());
+  registry->Register(NewAttributesProcessorFactory());
+  registry->Register(NewResourceProcessorFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());
