@@ -1,0 +1,180 @@
+// Spans per second through the attributes and resource processors against a pass-through
+// processor, on requests as the receiver hands them on (protobuf bytes that passed the wire
+// scan, wrapped in a Telemetry), into a consumer that completes at once.
+//
+// Two workloads: realistic traces (tests/testing/realistic_traces.h: services, operations,
+// semantic-convention attributes, ~350 B per span, requests of ~100 spans) and the standard
+// throughput workload of README §3 (100 spans per request, 10 random 20-character string
+// attributes each). The cost per span of a processor is 1/rate(processor) - 1/rate(pass-
+// through); set against the nop pipeline's per-core figure in README "Performance" it gives
+// the share of the daemon's throughput the processor takes.
+#include <benchmark/benchmark.h>
+#include <yaml-cpp/yaml.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+#include "core/otlp_wire.h"
+#include "core/telemetry.h"
+#include "processors/attributes/factory.h"
+#include "processors/resource/factory.h"
+#include "testing/realistic_traces.h"
+
+namespace otlpd {
+namespace {
+
+constexpr int kRequests = 32;  // distinct requests, cycled
+
+struct Workload {
+  std::vector<absl::Cord> requests;
+  std::vector<size_t> items;
+  size_t total_items = 0;
+};
+
+Workload MakeWorkload(bool realistic) {
+  Workload w;
+  std::mt19937_64 rng(42);
+  const absl::Time start = absl::FromUnixSeconds(1'700'000'000);
+  for (int i = 0; i < kRequests; ++i) {
+    const TracesRequest request = realistic ? bench::MakeRealisticTraces(rng, 100, start)
+                                            : bench::MakeRandomAttributeTraces(rng, 100, start);
+    const std::string bytes = request.SerializeAsString();
+    auto scan = ScanOtlpRequest(Signal::kTraces, bytes);
+    if (!scan.ok()) std::abort();
+    // One chunk, as the receivers make it (gRPC's slice or the HTTP body, adopted).
+    auto* held = new std::string(bytes);
+    w.requests.push_back(
+        absl::MakeCordFromExternal(*held, [held](absl::string_view) { delete held; }));
+    w.items.push_back(scan->items);
+    w.total_items += scan->items;
+  }
+  return w;
+}
+
+const Workload& Realistic() {
+  static const Workload* w = new Workload(MakeWorkload(true));
+  return *w;
+}
+const Workload& Standard() {
+  static const Workload* w = new Workload(MakeWorkload(false));
+  return *w;
+}
+
+// The end of the pipeline: completes at once, keeps nothing (as the nop exporter).
+class Discard : public Consumer {
+ public:
+  void Consume(TelemetryPtr data, Completion done) override {
+    benchmark::DoNotOptimize(data.get());
+    std::move(done)(absl::OkStatus());
+  }
+};
+
+// The baseline: a processor that passes requests on.
+class PassThrough : public Processor {
+ public:
+  explicit PassThrough(ConsumerPtr next) : next_(std::move(next)) {}
+  void Consume(TelemetryPtr data, Completion done) override {
+    next_->Consume(std::move(data), std::move(done));
+  }
+
+ private:
+  ConsumerPtr next_;
+};
+
+std::unique_ptr<Processor> Make(const ProcessorFactory& factory, const char* yaml) {
+  Diagnostics diag;
+  ConfigNode node(YAML::Load(yaml), "processors::bench", &diag);
+  auto config = factory.ParseConfig(node);
+  node.ReportUnknownKeys();
+  if (!diag.ok()) {
+    std::fprintf(stderr, "%s", diag.Format().c_str());
+    std::abort();
+  }
+  auto p = factory.Create(CreateSettings{{std::string(factory.type()), "bench"}, nullptr}, *config,
+                          Signal::kTraces, std::make_shared<Discard>());
+  if (!p.ok()) std::abort();
+  return std::move(*p);
+}
+
+void Run(benchmark::State& state, const Workload& w, Processor& p) {
+  size_t i = 0;
+  int64_t spans = 0;
+  for (auto _ : state) {
+    const size_t n = i++ % w.requests.size();
+    p.Consume(Telemetry::FromWire(Signal::kTraces, w.requests[n], w.items[n]),
+              [](absl::Status s) { benchmark::DoNotOptimize(s); });
+    spans += static_cast<int64_t>(w.items[n]);
+  }
+  state.SetItemsProcessed(spans);
+}
+
+// Every span gets a new attribute (the usual use: tag all data with its environment).
+constexpr char kUpsertEnv[] = R"yaml(
+actions:
+  - {key: deployment.environment.name, value: staging, action: upsert}
+)yaml";
+// A redaction set: hash one key, delete two, insert one.
+constexpr char kRedact[] = R"yaml(
+actions:
+  - {key: user.id, action: hash}
+  - {key: http.request.header.authorization, action: delete}
+  - {key: db.statement, action: delete}
+  - {key: redacted, value: true, action: insert}
+)yaml";
+// Only some services' server spans, by regular expression.
+constexpr char kFiltered[] = R"yaml(
+include:
+  match_type: regexp
+  services: ["^(checkout|payment)"]
+  span_kinds: [SERVER]
+actions:
+  - {key: team, value: payments, action: insert}
+)yaml";
+// Nothing to do: every request is passed on as it came (the walk is the whole cost).
+constexpr char kNoMatch[] = R"yaml(
+actions:
+  - {key: not.present, action: delete}
+  - {pattern: "^secret\\.", action: delete}
+)yaml";
+constexpr char kResource[] = R"yaml(
+attributes:
+  - {key: collector.name, value: otlpd, action: upsert}
+  - {key: k8s.node.name, action: delete}
+)yaml";
+
+template <const Workload& (*W)()>
+void BM_PassThrough(benchmark::State& state) {
+  PassThrough p(std::make_shared<Discard>());
+  Run(state, W(), p);
+}
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Attributes(benchmark::State& state) {
+  auto p = Make(*NewAttributesProcessorFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Resource(benchmark::State& state) {
+  auto p = Make(*NewResourceProcessorFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
+BENCHMARK(BM_PassThrough<Realistic>)->Name("Realistic/PassThrough");
+BENCHMARK(BM_Attributes<Realistic, kUpsertEnv>)->Name("Realistic/Attributes/UpsertEveryspan");
+BENCHMARK(BM_Attributes<Realistic, kRedact>)->Name("Realistic/Attributes/Redact");
+BENCHMARK(BM_Attributes<Realistic, kFiltered>)->Name("Realistic/Attributes/IncludeRegexp");
+BENCHMARK(BM_Attributes<Realistic, kNoMatch>)->Name("Realistic/Attributes/NothingToChange");
+BENCHMARK(BM_Resource<Realistic, kResource>)->Name("Realistic/Resource/UpsertDelete");
+
+BENCHMARK(BM_PassThrough<Standard>)->Name("Standard/PassThrough");
+BENCHMARK(BM_Attributes<Standard, kUpsertEnv>)->Name("Standard/Attributes/UpsertEveryspan");
+BENCHMARK(BM_Attributes<Standard, kRedact>)->Name("Standard/Attributes/Redact");
+BENCHMARK(BM_Attributes<Standard, kNoMatch>)->Name("Standard/Attributes/NothingToChange");
+BENCHMARK(BM_Resource<Standard, kResource>)->Name("Standard/Resource/UpsertDelete");
+
+}  // namespace
+}  // namespace otlpd
