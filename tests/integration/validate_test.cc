@@ -521,3 +521,45 @@ service:
 
 }  // namespace
 }  // namespace otlpd::testing
+
+namespace otlpd::testing {
+namespace {
+
+// A component whose Create fails (an attributes processor matching by service in a logs
+// pipeline: otelcol refuses that when the pipeline is built) stops the start with its error
+// and exit status 1, not a crash.
+TEST(ValidateTest, ComponentThatFailsToBuildIsAnErrorNotACrash) {
+  std::map<std::string, std::string> ports = PortVars();
+  const std::string yaml = Substitute(R"(receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{{GRPC_PORT}}
+processors:
+  attributes:
+    include:
+      match_type: strict
+      services: [a]
+    actions:
+      - {key: k, value: v, action: upsert}
+exporters:
+  nop:
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{{METRICS_PORT}}
+  pipelines:
+    logs:
+      receivers: [otlp]
+      processors: [attributes]
+      exporters: [nop]
+)",
+                                      ports);
+  CommandResult r = RunOtlpd({"--config", "{{DIR}}/c.yaml"}, {{"c.yaml", yaml}});
+  EXPECT_NE(r.exit_status, 0) << r.err;
+  EXPECT_LT(r.exit_status, 128) << "killed by a signal: " << r.err;
+  EXPECT_THAT(r.err, HasSubstr("attributes")) << r.err;
+}
+
+}  // namespace
+}  // namespace otlpd::testing
