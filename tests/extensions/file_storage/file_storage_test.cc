@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -9,7 +10,9 @@
 #include "absl/synchronization/notification.h"
 #include "core/component.h"
 #include "core/config_node.h"
+#include "core/exporter_helper.h"
 #include "core/sending_queue.h"
+#include "core/status.h"
 #include "extensions/file_storage/config.h"
 #include "extensions/file_storage/factory.h"
 #include "extensions/file_storage/file_storage_extension.h"
@@ -146,6 +149,104 @@ TEST(FileStorageTest, EachExporterGetsItsOwnDurableQueueThatOutlivesIt) {
                          "exporter=\"otlp/backend\"} 1"),
             std::string::npos)
       << metrics;
+}
+
+// An upstream that is down: every attempt fails retryably, and is counted.
+class DownSender : public RequestSender {
+ public:
+  explicit DownSender(std::atomic<int>* attempts) : attempts_(attempts) {}
+  SendResult Send(const Telemetry&, SendContext*, absl::Time) override {
+    ++*attempts_;
+    return {absl::UnavailableError("upstream down"), 0, ""};
+  }
+  void CancelAll() override {}
+
+ private:
+  std::atomic<int>* attempts_;
+};
+
+TelemetryPtr OneTrace() {
+  return Telemetry::FromWire(
+      Signal::kTraces, absl::Cord(otlpd::testing::MakeCallTrace(7, 1000).SerializeAsString()), 3);
+}
+
+// The exporter helper over a file_storage queue, with an upstream that is down.
+struct DurableExporter {
+  TempDir dir;
+  std::unique_ptr<Built> storage;
+  std::atomic<int> attempts{0};
+  std::unique_ptr<ExporterHelper> helper;
+
+  explicit DurableExporter(RetrySettings retry) {
+    storage = Make(absl::StrCat("directory: ", dir.path()));
+    EXPECT_TRUE(storage->ext->Start().ok());
+    storage->host.extensions[{"file_storage", ""}] =
+        std::shared_ptr<Extension>(storage->ext.get(), [](Extension*) {});
+    ExporterHelperSettings settings;
+    settings.retry = retry;
+    settings.queue.num_consumers = 1;
+    settings.queue.storage = ComponentId{"file_storage", ""};
+    helper = std::make_unique<ExporterHelper>(CreateSettings{{"otlp", "up"}, &storage->host},
+                                              settings, std::make_unique<DownSender>(&attempts));
+    EXPECT_TRUE(helper->Start().ok());
+    absl::Notification queued;
+    helper->Consume(OneTrace(), [&](absl::Status s) {
+      EXPECT_TRUE(s.ok()) << s;
+      queued.Notify();
+    });
+    EXPECT_TRUE(queued.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  }
+  uint64_t failed() {
+    return storage->host.Counter("otelcol_exporter_send_failed_spans", "otlp/up");
+  }
+};
+
+RetrySettings FastRetry() {
+  RetrySettings r;
+  r.initial_interval = absl::Milliseconds(5);
+  r.max_interval = absl::Milliseconds(10);
+  r.randomization_factor = 0;
+  r.max_elapsed_time = absl::Milliseconds(30);
+  return r;
+}
+
+TEST(FileStorageTest, ADurableQueueRetriesPastTheDefaultMaxElapsedTime) {
+  DurableExporter e(FastRetry());  // max_elapsed_time not set in the config
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (e.attempts < 30 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_GE(e.attempts, 30);  // well past 30 ms of retries
+  EXPECT_EQ(e.failed(), 0u);
+  e.helper->Shutdown(absl::Now() + absl::Seconds(5));
+}
+
+TEST(FileStorageTest, ADurableQueueHonoursAMaxElapsedTimeTheConfigSets) {
+  RetrySettings retry = FastRetry();
+  retry.max_elapsed_time_set = true;
+  DurableExporter e(retry);
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (e.failed() == 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(e.failed(), 3u);
+  e.helper->Shutdown(absl::Now() + absl::Seconds(5));
+}
+
+TEST(FileStorageTest, ShutdownWithADurableQueueDoesNotWaitForADownUpstreamAndKeepsTheData) {
+  RetrySettings retry = FastRetry();
+  retry.initial_interval = absl::Seconds(1);
+  retry.max_interval = absl::Seconds(1);
+  DurableExporter e(retry);
+  const absl::Time start = absl::Now();
+  e.helper->Shutdown(absl::Now() + absl::Seconds(10));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_EQ(e.failed(), 0u);
+  e.helper.reset();
+  // The next run of the queue still holds the request.
+  auto again = Make(absl::StrCat("directory: ", e.dir.path()));
+  ASSERT_TRUE(again->ext->Start().ok());
+  QueueSettings settings;
+  auto q = again->storage()->CreateQueue({"otlp", "up"}, settings);
+  ASSERT_TRUE(q.ok()) << q.status();
+  ASSERT_TRUE((*q)->Start().ok());
+  EXPECT_EQ((*q)->sizes().items, 3);
 }
 
 }  // namespace
