@@ -13,32 +13,47 @@ namespace otlpd::storage {
 namespace {
 
 constexpr char kReader[] = "sent";
-constexpr uint8_t kVersion = 1;
-constexpr size_t kHeaderBytes = 1 + 1 + 4 + 8;
+constexpr uint8_t kVersion = 2;
+constexpr size_t kHeaderBytes = 1 + 1 + 1 + 4 + 8;
+constexpr size_t kV1HeaderBytes = 1 + 1 + 4 + 8;
+constexpr uint8_t kPriorityFlag = 1;
 
-std::string Header(Signal signal, uint32_t items, int64_t enqueued_ns) {
+std::string Header(Signal signal, bool priority, uint32_t items, int64_t enqueued_ns) {
   std::string h(kHeaderBytes, '\0');
   h[0] = static_cast<char>(kVersion);
   h[1] = static_cast<char>(signal);
-  std::memcpy(h.data() + 2, &items, 4);
-  std::memcpy(h.data() + 6, &enqueued_ns, 8);
+  h[2] = static_cast<char>(priority ? kPriorityFlag : 0);
+  std::memcpy(h.data() + 3, &items, 4);
+  std::memcpy(h.data() + 7, &enqueued_ns, 8);
   return h;
 }
 
 struct Parsed {
   Signal signal;
+  bool priority = false;
   uint32_t items;
   int64_t enqueued_ns;
+  size_t header_bytes;
 };
 
 bool ParseHeader(std::string_view record, Parsed* out) {
-  if (record.size() < kHeaderBytes || static_cast<uint8_t>(record[0]) != kVersion ||
-      static_cast<uint8_t>(record[1]) > static_cast<uint8_t>(Signal::kLogs)) {
+  if (record.size() < 2 || static_cast<uint8_t>(record[1]) > static_cast<uint8_t>(Signal::kLogs)) {
     return false;
   }
+  const uint8_t version = static_cast<uint8_t>(record[0]);
+  size_t at = 2;
+  if (version == 1) {
+    out->header_bytes = kV1HeaderBytes;
+  } else if (version == kVersion) {
+    out->header_bytes = kHeaderBytes;
+  } else {
+    return false;
+  }
+  if (record.size() < out->header_bytes) return false;
   out->signal = static_cast<Signal>(record[1]);
-  std::memcpy(&out->items, record.data() + 2, 4);
-  std::memcpy(&out->enqueued_ns, record.data() + 6, 8);
+  if (version == kVersion) out->priority = (static_cast<uint8_t>(record[at++]) & kPriorityFlag);
+  std::memcpy(&out->items, record.data() + at, 4);
+  std::memcpy(&out->enqueued_ns, record.data() + at + 4, 8);
   return true;
 }
 
@@ -49,6 +64,7 @@ absl::StatusOr<std::unique_ptr<DurableQueue>> DurableQueue::Open(DurableQueueOpt
   lo.segment_bytes = options.segment_bytes;
   lo.durability = options.durability;
   lo.group_commit_interval = options.group_commit_interval;
+  lo.max_bytes = options.max_disk_bytes;
   absl::StatusOr<std::unique_ptr<SegmentLog>> log = SegmentLog::Open(options.directory, lo);
   if (!log.ok()) return log.status();
   std::unique_ptr<DurableQueue> q(new DurableQueue(std::move(options)));
@@ -82,14 +98,9 @@ absl::Status DurableQueue::Start() {
         ++damaged;  // a valid record of something else: not ours to send
         continue;
       }
-      Entry e{next_id_++,
-              r.position,
-              r.next,
-              p.items,
-              static_cast<int64_t>(r.payload.size() - kHeaderBytes),
-              absl::FromUnixNanos(p.enqueued_ns)};
-      sizes_.Add(e.items, e.bytes, +1);
-      entries_.push_back(e);
+      AddEntryLocked(Entry{next_id_++, r.position, r.next, p.items,
+                           static_cast<int64_t>(r.payload.size() - p.header_bytes),
+                           absl::FromUnixNanos(p.enqueued_ns), p.priority});
     }
     from = next;
   }
@@ -103,43 +114,125 @@ absl::Status DurableQueue::Start() {
   return absl::OkStatus();
 }
 
+void DurableQueue::AddEntryLocked(const Entry& e) {
+  entries_.push_back(e);
+  sizes_.Add(e.items, e.bytes, +1);
+  unread_[e.priority ? 1 : 0].insert(e.id);
+}
+
+DurableQueue::Entry* DurableQueue::Find(uint64_t id) {
+  if (entries_.empty() || id < entries_.front().id || id - entries_.front().id >= entries_.size()) {
+    return nullptr;
+  }
+  return &entries_[id - entries_.front().id];
+}
+
+bool DurableQueue::FitsLocked(int64_t size) const {
+  const bool empty = sizes_.requests + reserved_.requests == 0;
+  return empty ||
+         sizes_.In(options_.sizer) + reserved_.In(options_.sizer) + size <= options_.capacity;
+}
+
+void DurableQueue::DropOldestLocked(int64_t need) {
+  // Oldest first whatever the read order: that frees the log's oldest segments.
+  for (Entry& e : entries_) {
+    if (FitsLocked(need)) break;
+    if (e.state != State::kQueued) continue;
+    unread_[e.priority ? 1 : 0].erase(e.id);
+    e.state = State::kDone;
+    sizes_.Add(e.items, e.bytes, -1);
+    counters_->dropped_oldest_items += static_cast<uint64_t>(e.items);
+    ++counters_->dropped_oldest_requests;
+  }
+  PopDoneLocked();
+}
+
 void DurableQueue::Offer(TelemetryPtr data, Completion done) {
   const int64_t items = static_cast<int64_t>(data->ItemCount());
   const int64_t bytes = static_cast<int64_t>(data->ByteSize());
+  const bool priority = options_.priority && options_.priority(*data);
+  bool dropped_old = false;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) {
       std::move(done)(QueueClosedError());
       return;
     }
-    const int64_t used = sizes_.In(options_.sizer) + reserved_.In(options_.sizer);
-    const bool empty = sizes_.requests + reserved_.requests == 0;
-    if (!empty && used + SizeOf(options_.sizer, *data) > options_.capacity) {
+    const int64_t size = SizeOf(options_.sizer, *data);
+    if (!FitsLocked(size) && options_.when_full == WhenFull::kDropOldest) {
+      DropOldestLocked(size);
+      dropped_old = true;
+    }
+    if (!FitsLocked(size)) {
+      if (options_.when_full == WhenFull::kDropNewest) {
+        counters_->dropped_newest_items += static_cast<uint64_t>(items);
+        ++counters_->dropped_newest_requests;
+        std::move(done)(absl::OkStatus());
+        return;
+      }
       std::move(done)(QueueFullError());
       return;
     }
     reserved_.Add(items, bytes, +1);
   }
+  // Dropped requests free their segments once the cursor moves past them.
+  if (dropped_old) PersistCursor(/*force=*/true);
   const absl::Time enqueued = absl::Now();
   absl::Cord record(
-      Header(data->signal(), static_cast<uint32_t>(items), absl::ToUnixNanos(enqueued)));
+      Header(data->signal(), priority, static_cast<uint32_t>(items), absl::ToUnixNanos(enqueued)));
   record.Append(data->wire());
   // Completions run in log order, so entries_ stays in log order.
   log_->Append(
-      {std::move(record)}, [this, items, bytes, enqueued, done = std::move(done)](
+      {std::move(record)}, [this, items, bytes, enqueued, priority, done = std::move(done)](
                                absl::Status s, LogPosition first, LogPosition end) mutable {
         {
           absl::MutexLock lock(&mu_);
           reserved_.Add(items, bytes, -1);
           if (s.ok()) {
-            entries_.push_back(Entry{next_id_++, first, end, items, bytes, enqueued});
-            sizes_.Add(items, bytes, +1);
+            AddEntryLocked(Entry{next_id_++, first, end, items, bytes, enqueued, priority});
           }
+        }
+        if (s.code() == absl::StatusCode::kResourceExhausted &&
+            options_.when_full == WhenFull::kDropNewest) {
+          // The disk (or max_disk_bytes) is full: dropped like any newest request.
+          counters_->dropped_newest_items += static_cast<uint64_t>(items);
+          ++counters_->dropped_newest_requests;
+          std::move(done)(absl::OkStatus());
+          return;
         }
         // A full disk is RESOURCE_EXHAUSTED: as retryable as a full queue.
         std::move(done)(
             s.ok() || s.code() != absl::StatusCode::kResourceExhausted ? s : QueueFullError());
       });
+}
+
+uint64_t DurableQueue::PickLocked() {
+  absl::btree_set<uint64_t>& normal = unread_[0];
+  absl::btree_set<uint64_t>& prio = unread_[1];
+  auto newest = [&]() -> uint64_t {
+    uint64_t id = 0;
+    if (!normal.empty()) id = *normal.rbegin();
+    if (!prio.empty()) id = std::max(id, *prio.rbegin());
+    return id;
+  };
+  ++reads_;
+  if (options_.order != ReadOrder::kNewestFirst && options_.live_window > absl::ZeroDuration() &&
+      reads_ % 2 == 0) {
+    const uint64_t id = newest();
+    if (absl::Now() - Find(id)->enqueued <= options_.live_window) return id;
+  }
+  switch (options_.order) {
+    case ReadOrder::kNewestFirst:
+      return newest();
+    case ReadOrder::kPriority:
+      if (!prio.empty()) return *prio.begin();
+      return *normal.begin();
+    case ReadOrder::kOldestFirst:
+      break;
+  }
+  if (normal.empty()) return *prio.begin();
+  if (prio.empty()) return *normal.begin();
+  return std::min(*normal.begin(), *prio.begin());
 }
 
 std::optional<QueuedRequest> DurableQueue::Read(absl::Time deadline) {
@@ -148,8 +241,9 @@ std::optional<QueuedRequest> DurableQueue::Read(absl::Time deadline) {
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithDeadline(absl::Condition(this, &DurableQueue::ReadableOrClosed), deadline);
-      if (next_unread_ >= entries_.size()) return std::nullopt;  // deadline, or closed
-      Entry& next = entries_[next_unread_++];
+      if (unread_[0].empty() && unread_[1].empty()) return std::nullopt;  // deadline, or closed
+      Entry& next = *Find(PickLocked());
+      unread_[next.priority ? 1 : 0].erase(next.id);
       next.state = State::kHandedOut;
       e = next;
     }
@@ -159,13 +253,13 @@ std::optional<QueuedRequest> DurableQueue::Read(absl::Time deadline) {
     Parsed p;
     if (s.ok() && !records.empty() && records[0].position == e.position &&
         ParseHeader(records[0].payload, &p)) {
-      const std::string_view request = std::string_view(records[0].payload).substr(kHeaderBytes);
+      const std::string_view request = std::string_view(records[0].payload).substr(p.header_bytes);
       absl::StatusOr<WireScan> scan = ScanOtlpRequest(p.signal, request);
       if (scan.ok()) {
         QueuedRequest out;
         out.id = e.id;
         absl::Cord wire(std::move(records[0].payload));
-        wire.RemovePrefix(kHeaderBytes);
+        wire.RemovePrefix(p.header_bytes);
         out.data = Telemetry::FromWire(p.signal, std::move(wire), scan->items);
         out.enqueued = e.enqueued;
         return out;
@@ -184,7 +278,6 @@ LogPosition DurableQueue::PopDoneLocked() {
   while (!entries_.empty() && entries_.front().state == State::kDone) {
     sent_until_ = entries_.front().next;
     entries_.pop_front();
-    --next_unread_;
   }
   if (!entries_.empty()) sent_until_ = entries_.front().position;
   return sent_until_;
@@ -193,12 +286,9 @@ LogPosition DurableQueue::PopDoneLocked() {
 void DurableQueue::Commit(uint64_t id, const absl::Status& /*outcome*/) {
   {
     absl::MutexLock lock(&mu_);
-    if (entries_.empty() || id < entries_.front().id ||
-        id - entries_.front().id >= entries_.size()) {
-      return;
-    }
-    Entry& e = entries_[id - entries_.front().id];
-    if (e.state != State::kHandedOut) return;
+    Entry* found = Find(id);
+    if (found == nullptr || found->state != State::kHandedOut) return;
+    Entry& e = *found;
     e.state = State::kDone;
     sizes_.Add(e.items, e.bytes, -1);
     PopDoneLocked();

@@ -3,10 +3,12 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -19,6 +21,26 @@ namespace otlpd::storage {
 struct DurableQueueCounters {
   std::atomic<uint64_t> recovered_requests{0};  // found at Start
   std::atomic<uint64_t> damaged_records{0};     // unreadable on disk: skipped
+  // Dropped because the queue was full, by the when_full policy that dropped them.
+  std::atomic<uint64_t> dropped_oldest_items{0};
+  std::atomic<uint64_t> dropped_oldest_requests{0};
+  std::atomic<uint64_t> dropped_newest_items{0};
+  std::atomic<uint64_t> dropped_newest_requests{0};
+};
+
+// The order in which queued requests are handed out (edge_sync's drain_order).
+enum class ReadOrder : uint8_t {
+  kOldestFirst,
+  kNewestFirst,
+  // Requests marked priority (DurableQueueOptions::priority) first, each class oldest first.
+  kPriority,
+};
+
+// What Offer does when the request does not fit (edge_sync's when_full).
+enum class WhenFull : uint8_t {
+  kRefuse,      // a retryable error: the caller keeps the data and tries again later
+  kDropOldest,  // the oldest requests not being sent are dropped (counted) to make room
+  kDropNewest,  // the offered request is dropped (counted); the Offer completes OK
 };
 
 struct DurableQueueOptions {
@@ -34,6 +56,17 @@ struct DurableQueueOptions {
   // How often the position of the oldest request not yet sent is persisted. A crash sends
   // again what was sent since (at-least-once; the count is in sent_again()).
   absl::Duration cursor_interval = absl::Milliseconds(100);
+  // Appends that would take the log's files past this are refused (0: no limit). Disk use
+  // can exceed `capacity` (in bytes) when requests are sent out of order: a segment goes
+  // only once everything in it is sent.
+  uint64_t max_disk_bytes = 0;
+  ReadOrder order = ReadOrder::kOldestFirst;
+  WhenFull when_full = WhenFull::kRefuse;
+  // Whether a request belongs to the priority class (kept on disk with it); none if empty.
+  std::function<bool(const Telemetry&)> priority;
+  // With a backlog, every other Read takes the newest request enqueued within this long,
+  // so that live data keeps flowing while old data drains (0: strictly `order`).
+  absl::Duration live_window = absl::ZeroDuration();
 };
 
 // An exporter's sending queue kept in a crash-safe SegmentLog (the storage extension
@@ -44,7 +77,11 @@ struct DurableQueueOptions {
 // forever). Corrupt records found at open or read are skipped, counted in the log's health
 // (copied to quarantine/), and never stop the queue.
 //
-// Record: [version u8 = 1][signal u8][items u32][enqueued unix ns i64][OTLP request].
+// Requests are handed out in `order`; the position persisted is that of the oldest request
+// not yet sent, so after a crash what was sent out of order after it is sent again.
+//
+// Record: [version u8 = 2][signal u8][flags u8][items u32][enqueued unix ns i64][OTLP
+// request]; flags bit 0: priority. Version 1 records (no flags byte) are still read.
 // Only this metadata is kept in memory; requests are read back from the log when handed out.
 class DurableQueue final : public SendingQueue {
  public:
@@ -79,6 +116,7 @@ class DurableQueue final : public SendingQueue {
     int64_t items;
     int64_t bytes;
     absl::Time enqueued;
+    bool priority = false;
     State state = State::kQueued;
   };
 
@@ -87,14 +125,23 @@ class DurableQueue final : public SendingQueue {
   LogPosition PopDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PersistCursor(bool force);
   bool ReadableOrClosed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return next_unread_ < entries_.size() || closed_;
+    return !unread_[0].empty() || !unread_[1].empty() || closed_;
   }
+  Entry* Find(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddEntryLocked(const Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The id of the next request to hand out (there is one).
+  uint64_t PickLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the oldest unread requests until `need` more sizer units fit (kDropOldest).
+  void DropOldestLocked(int64_t need) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool FitsLocked(int64_t size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const DurableQueueOptions options_;
 
   mutable absl::Mutex mu_;
   std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);  // in log order; ids consecutive
-  size_t next_unread_ ABSL_GUARDED_BY(mu_) = 0;     // index of the next entry to hand out
+  // Ids of the entries not handed out yet: [0] normal, [1] priority.
+  absl::btree_set<uint64_t> unread_[2] ABSL_GUARDED_BY(mu_);
+  uint64_t reads_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   QueueSizes sizes_ ABSL_GUARDED_BY(mu_);        // queued and handed out
   QueueSizes reserved_ ABSL_GUARDED_BY(mu_);     // offered, not yet in the log

@@ -151,6 +151,104 @@ TEST(DurableQueueTest, OutOfOrderCommitsResendOnlyFromTheOldestUnsent) {
   EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{1, 2, 3}));
 }
 
+TEST(DurableQueueTest, NewestFirstHandsOutTheNewestAndResumesAfterRestart) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path());
+  o.order = ReadOrder::kNewestFirst;
+  {
+    auto q = Open(o);
+    for (uint64_t i = 0; i < 6; ++i) ASSERT_TRUE(OfferWait(*q, Request(i)).ok());
+    auto read = ReadIds(*q, 2);
+    EXPECT_EQ(Numbers(read), (std::vector<uint64_t>{5, 4}));
+    for (const auto& [id, n] : read) q->Commit(id, absl::OkStatus());
+    ASSERT_TRUE(OfferWait(*q, Request(6)).ok());
+    EXPECT_EQ(Numbers(ReadIds(*q, 1)), (std::vector<uint64_t>{6}));  // handed out, not sent
+  }
+  auto q = Open(o);
+  // 4 and 5 were sent after the oldest unsent (0): at least once, they come again.
+  EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{6, 5, 4, 3, 2, 1, 0}));
+}
+
+TEST(DurableQueueTest, PriorityRequestsGoFirstAndKeepTheirClassOnDisk) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path());
+  o.order = ReadOrder::kPriority;
+  o.priority = [](const Telemetry& t) { return NumberOf(t) % 3 == 0; };
+  {
+    auto q = Open(o);
+    for (uint64_t i = 1; i <= 7; ++i) ASSERT_TRUE(OfferWait(*q, Request(i)).ok());
+    EXPECT_EQ(Numbers(ReadIds(*q, 3)), (std::vector<uint64_t>{3, 6, 1}));
+  }
+  o.priority = nullptr;  // what was stored as priority stays priority
+  auto q = Open(o);
+  EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{3, 6, 1, 2, 4, 5, 7}));
+}
+
+TEST(DurableQueueTest, LiveWindowInterleavesFreshRequestsWithTheBacklog) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path());
+  o.live_window = absl::Seconds(30);
+  auto q = Open(o);
+  for (uint64_t i = 0; i < 6; ++i) ASSERT_TRUE(OfferWait(*q, Request(i)).ok());
+  // Oldest, newest, oldest, newest...
+  EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{0, 5, 1, 4, 2, 3}));
+}
+
+TEST(DurableQueueTest, WhenFullDropOldestMakesRoomAndCounts) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path(), /*capacity=*/4);
+  o.sizer = Sizer::kItems;
+  o.when_full = WhenFull::kDropOldest;
+  {
+    auto q = Open(o);
+    for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(OfferWait(*q, Request(i)).ok());
+    auto first = ReadIds(*q, 1);  // 0 is being sent: never dropped under the sender
+    ASSERT_TRUE(OfferWait(*q, Request(4, 2)).ok());
+    EXPECT_EQ(q->counters()->dropped_oldest_requests.load(), 2u);
+    EXPECT_EQ(q->counters()->dropped_oldest_items.load(), 2u);
+    EXPECT_EQ(q->sizes().items, 4);
+    EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{3, 4}));
+    q->Commit(first[0].first, absl::OkStatus());
+  }
+  auto q = Open(o);  // the drops are on disk too once nothing before them is unsent
+  EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{3, 4}));
+}
+
+TEST(DurableQueueTest, WhenFullDropNewestAcknowledgesAndCounts) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path(), /*capacity=*/2);
+  o.when_full = WhenFull::kDropNewest;
+  auto q = Open(o);
+  for (uint64_t i = 0; i < 5; ++i) ASSERT_TRUE(OfferWait(*q, Request(i, 3)).ok());
+  EXPECT_EQ(q->counters()->dropped_newest_requests.load(), 3u);
+  EXPECT_EQ(q->counters()->dropped_newest_items.load(), 9u);
+  EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{0, 1}));
+}
+
+TEST(DurableQueueTest, DiskCapBoundsTheFilesWhenSentOutOfOrder) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path(), /*capacity=*/1'000'000);
+  o.sizer = Sizer::kBytes;
+  o.order = ReadOrder::kNewestFirst;
+  o.max_disk_bytes = 64 * 1024;
+  auto q = Open(o);
+  int refused = 0;
+  for (uint64_t i = 0; i < 2000 && refused == 0; ++i) {
+    absl::Status s = OfferWait(*q, Request(i, 4));
+    if (!s.ok()) {
+      EXPECT_TRUE(IsRetryable(s)) << s;
+      ++refused;
+    }
+    // The newest is always sent: the oldest keeps its segments alive.
+    auto read = ReadIds(*q, 1);
+    for (const auto& [id, n] : read) {
+      if (n % 2 == 1) q->Commit(id, absl::OkStatus());
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  EXPECT_LE(q->log_stats().bytes, o.max_disk_bytes + o.segment_bytes);
+}
+
 TEST(DurableQueueTest, FullRefusesRetryablyButNeverForeverAndCommitsMakeRoom) {
   TempDir dir;
   DurableQueueOptions o = Options(dir.path(), /*capacity=*/3);
