@@ -2,6 +2,7 @@
 
 #include <isa-l/igzip_lib.h>
 #include <libdeflate.h>
+#include <lz4frame.h>
 #include <snappy.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -348,6 +349,49 @@ absl::StatusOr<std::string> Igzip(std::string_view input, uint16_t flag) {
   return out;
 }
 
+// The LZ4 frame format (what `lz4` writes), streamed so that the output limit holds.
+absl::StatusOr<std::string> DecompressLz4(std::string_view input, size_t max_output) {
+  LZ4F_dctx* raw = nullptr;
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
+    return absl::InternalError("LZ4F_createDecompressionContext failed");
+  }
+  std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> ctx(
+      raw, LZ4F_freeDecompressionContext);
+  std::string out;
+  const char* in = input.data();
+  size_t left = input.size();
+  size_t hint = 1;
+  while (left > 0 && hint != 0) {
+    char buf[64 * 1024];
+    size_t produced = sizeof buf;
+    size_t consumed = left;
+    hint = LZ4F_decompress(ctx.get(), buf, &produced, in, &consumed, nullptr);
+    if (LZ4F_isError(hint)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid lz4 frame: ", LZ4F_getErrorName(hint)));
+    }
+    if (out.size() + produced > max_output) return TooLarge(max_output);
+    out.append(buf, produced);
+    in += consumed;
+    left -= consumed;
+    if (consumed == 0 && produced == 0) break;
+  }
+  if (hint != 0) return absl::InvalidArgumentError("invalid lz4 frame: truncated");
+  if (left > 0) return absl::InvalidArgumentError("invalid lz4 frame: data after the frame");
+  return out;
+}
+
+absl::StatusOr<std::string> CompressLz4(std::string_view input) {
+  LZ4F_preferences_t prefs{};
+  prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+  prefs.frameInfo.contentSize = input.size();
+  std::string out(LZ4F_compressFrameBound(input.size(), &prefs), '\0');
+  size_t n = LZ4F_compressFrame(out.data(), out.size(), input.data(), input.size(), &prefs);
+  if (LZ4F_isError(n)) return absl::InternalError(absl::StrCat("lz4: ", LZ4F_getErrorName(n)));
+  out.resize(n);
+  return out;
+}
+
 }  // namespace
 
 std::optional<Compression> ParseCompression(std::string_view name) {
@@ -357,6 +401,7 @@ std::optional<Compression> ParseCompression(std::string_view name) {
   if (lower == "deflate") return Compression::kDeflate;
   if (lower == "zstd") return Compression::kZstd;
   if (lower == "snappy") return Compression::kSnappy;
+  if (lower == "lz4") return Compression::kLz4;
   return std::nullopt;
 }
 
@@ -372,6 +417,8 @@ std::string_view CompressionName(Compression c) {
       return "zstd";
     case Compression::kSnappy:
       return "snappy";
+    case Compression::kLz4:
+      return "lz4";
   }
   return "none";
 }
@@ -401,6 +448,8 @@ absl::StatusOr<std::string> Decompress(Compression c, std::string_view input, si
       return DecompressZstd(input, max_output);
     case Compression::kSnappy:
       return DecompressSnappy(input, max_output);
+    case Compression::kLz4:
+      return DecompressLz4(input, max_output);
   }
   return absl::InvalidArgumentError("unknown compression");
 }
@@ -435,6 +484,8 @@ absl::StatusOr<std::string> Compress(Compression c, std::string_view input) {
       snappy::Compress(input.data(), input.size(), &out);
       return out;
     }
+    case Compression::kLz4:
+      return CompressLz4(input);
   }
   return absl::InvalidArgumentError("unknown compression");
 }

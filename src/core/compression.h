@@ -8,9 +8,9 @@
 
 namespace otlpd {
 
-enum class Compression { kNone, kGzip, kDeflate, kZstd, kSnappy };
+enum class Compression { kNone, kGzip, kDeflate, kZstd, kSnappy, kLz4 };
 
-// "" / "none" / "identity", "gzip", "deflate", "zstd", "snappy".
+// "" / "none" / "identity", "gzip", "deflate", "zstd", "snappy", "lz4" (the LZ4 frame format).
 std::optional<Compression> ParseCompression(std::string_view name);
 std::string_view CompressionName(Compression c);
 
@@ -22,7 +22,8 @@ absl::StatusOr<std::string> Decompress(Compression c, std::string_view input, si
 
 // Compresses `input` into the standard format for `c`: gzip (RFC 1952) and deflate (the
 // zlib format, RFC 1950) by ISA-L igzip at its level 2, zstd at level 1 with a content
-// checksum, snappy as one raw block. The levels favour speed (see compression.cc).
+// checksum, snappy as one raw block, lz4 as one frame with a content checksum. The levels favour
+// speed (see compression.cc).
 absl::StatusOr<std::string> Compress(Compression c, std::string_view input);
 
 }  // namespace otlpd

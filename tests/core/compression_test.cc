@@ -164,13 +164,14 @@ TEST(ParseCompressionTest, KnownNames) {
   EXPECT_EQ(ParseCompression("zstd"), Compression::kZstd);
   EXPECT_EQ(ParseCompression("snappy"), Compression::kSnappy);
   EXPECT_EQ(ParseCompression("br"), std::nullopt);
-  EXPECT_EQ(ParseCompression("lz4"), std::nullopt);
+  EXPECT_EQ(ParseCompression("lz4"), Compression::kLz4);
+  EXPECT_EQ(ParseCompression("lz4hc"), std::nullopt);
   EXPECT_EQ(ParseCompression("gzip, deflate"), std::nullopt);
 }
 
 TEST(ParseCompressionTest, NamesRoundTrip) {
   for (Compression c : {Compression::kNone, Compression::kGzip, Compression::kDeflate,
-                        Compression::kZstd, Compression::kSnappy}) {
+                        Compression::kZstd, Compression::kSnappy, Compression::kLz4}) {
     EXPECT_EQ(ParseCompression(CompressionName(c)), c) << CompressionName(c);
   }
   EXPECT_EQ(CompressionName(Compression::kGzip), "gzip");
@@ -255,13 +256,14 @@ TEST_P(CompressedFormatTest, CorruptedByteIsInvalid) {
 
 INSTANTIATE_TEST_SUITE_P(All, CompressedFormatTest,
                          ::testing::Values(Compression::kGzip, Compression::kDeflate,
-                                           Compression::kZstd, Compression::kSnappy),
+                                           Compression::kZstd, Compression::kSnappy,
+                                           Compression::kLz4),
                          [](const auto& info) { return std::string(CompressionName(info.param)); });
 
 INSTANTIATE_TEST_SUITE_P(All, CompressionRoundTripTest,
                          ::testing::Values(Compression::kNone, Compression::kGzip,
                                            Compression::kDeflate, Compression::kZstd,
-                                           Compression::kSnappy),
+                                           Compression::kSnappy, Compression::kLz4),
                          [](const auto& info) { return std::string(CompressionName(info.param)); });
 
 // Every algorithm at the levels Compress uses, on random (incompressible), text-like and

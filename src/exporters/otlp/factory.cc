@@ -59,7 +59,7 @@ void ParseCompressionKey(ConfigNode& node, OtlpExporterConfig* cfg) {
                absl::StrCat("unsupported compression \"", name, "\"; expected one of: gzip, none"));
     return;
   }
-  if (*c == Compression::kZstd || *c == Compression::kSnappy) {
+  if (*c == Compression::kZstd || *c == Compression::kSnappy || *c == Compression::kLz4) {
     // gRPC C++ only has gzip and deflate message compression.
     node.Error("compression",
                absl::StrCat(name,
