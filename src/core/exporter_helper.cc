@@ -121,11 +121,12 @@ void ParseExporterHelperSettings(ConfigNode& node, ExporterHelperSettings* out) 
 }
 
 ExporterHelper::ExporterHelper(const CreateSettings& settings, ExporterHelperSettings helper,
-                               std::unique_ptr<RequestSender> sender)
+                               std::unique_ptr<RequestSender> sender, ExporterHelperHooks hooks)
     : id_(settings.id),
       host_(settings.host),
       settings_(std::move(helper)),
       sender_(std::move(sender)),
+      hooks_(std::move(hooks)),
       outcomes_(settings) {
   MetricsRegistry* metrics = host_ != nullptr ? &host_->metrics() : nullptr;
   if (metrics == nullptr) {
@@ -175,7 +176,11 @@ absl::Status ExporterHelper::Start() {
   }
   if (absl::Status s = sender_->Start(host_); !s.ok()) return s;
   const QueueSettings& q = settings_.queue;
-  if (q.enabled && q.storage) {
+  if (hooks_.make_queue) {
+    absl::StatusOr<std::unique_ptr<SendingQueue>> queue = hooks_.make_queue();
+    if (!queue.ok()) return queue.status();
+    queue_ = std::move(*queue);
+  } else if (q.enabled && q.storage) {
     if (host_ == nullptr) return absl::FailedPreconditionError("a storage queue needs a host");
     absl::StatusOr<SendingQueueProvider*> provider =
         GetExtensionAs<SendingQueueProvider>(*host_, *q.storage, "a storage extension");
@@ -328,7 +333,15 @@ void ExporterHelper::SendBatch(std::vector<QueuedRequest> batch) {
   size_t sent = 0, failed = 0;
   for (const TelemetryPtr& part : parts) {
     size_t rejected = 0;
-    absl::Status s = SendWithRetry(part, &rejected);
+    std::string message;
+    absl::Status s = SendWithRetry(part, &rejected, &message);
+    if (hooks_.on_failure && !Aborted()) {
+      if (!s.ok()) {
+        hooks_.on_failure(*part, s, part->ItemCount(), std::string(s.message()));
+      } else if (rejected > 0 || !message.empty()) {
+        hooks_.on_failure(*part, s, rejected, message);
+      }
+    }
     batch_items_->Observe(static_cast<double>(part->ItemCount()));
     batch_bytes_->Observe(static_cast<double>(part->ByteSize()));
     if (s.ok()) {
@@ -357,7 +370,8 @@ void ExporterHelper::SendBatch(std::vector<QueuedRequest> batch) {
   for (QueuedRequest& r : batch) queue_->Commit(r.id, outcome);
 }
 
-absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rejected) {
+absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rejected,
+                                           std::string* message) {
   thread_local absl::BitGen gen;
   const RetrySettings& retry = settings_.retry;
   const absl::Time start = absl::Now();
@@ -371,6 +385,7 @@ absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rej
     SendResult result = sender_->Send(*data, &context, deadline);
     if (result.status.ok()) {
       *rejected = result.rejected;
+      *message = result.rejection_message;
       if (result.rejected > 0 || !result.rejection_message.empty()) {
         if (uint64_t n = partial_log_.Add(1)) {
           spdlog::warn(
@@ -391,7 +406,9 @@ absl::Status ExporterHelper::SendWithRetry(const TelemetryPtr& data, size_t* rej
     }
     if (!retry.enabled || !IsRetryable(status)) return status;
     absl::Duration delay = interval;
-    if (retry.randomization_factor > 0) {
+    if (retry.full_jitter) {
+      delay = interval * absl::Uniform(gen, 0.0, 1.0);
+    } else if (retry.randomization_factor > 0) {
       delay = interval * absl::Uniform(gen, 1.0 - retry.randomization_factor,
                                        1.0 + retry.randomization_factor);
     }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ struct RetrySettings {
   bool max_elapsed_time_set = false;
   double multiplier = 1.5;
   double randomization_factor = 0.5;
+  // "Full jitter": each delay is uniform in [0, interval] instead of interval ±
+  // randomization_factor, which spreads out the retries of many senders after an outage.
+  bool full_jitter = false;
 };
 
 // otelcol's exporterhelper settings: `timeout`, `retry_on_failure`, `sending_queue`.
@@ -78,6 +82,18 @@ class RequestSender {
   virtual void Shutdown() {}
 };
 
+// What an exporter built on the helper may add to it.
+struct ExporterHelperHooks {
+  // Makes the sending queue, instead of the one sending_queue's settings describe (e.g.
+  // edge_sync keeps its own queue directory).
+  std::function<absl::StatusOr<std::unique_ptr<SendingQueue>>()> make_queue;
+  // Sees what failed for good before it is committed: a permanent error, retries that ran
+  // out, or (status OK) the `rejected` items of a partial success. E.g. a dead-letter file.
+  std::function<void(const Telemetry& data, const absl::Status& why, size_t rejected,
+                     const std::string& message)>
+      on_failure;
+};
+
 // otelcol's exporterhelper, as an Exporter around a RequestSender:
 //  - Consume offers the request to the sending queue (memory, or durable through a storage
 //    extension) and completes once it is stored there; a full queue refuses retryably.
@@ -95,7 +111,7 @@ class RequestSender {
 class ExporterHelper final : public Exporter {
  public:
   ExporterHelper(const CreateSettings& settings, ExporterHelperSettings helper,
-                 std::unique_ptr<RequestSender> sender);
+                 std::unique_ptr<RequestSender> sender, ExporterHelperHooks hooks = {});
   ~ExporterHelper() override;
 
   absl::Status Start() override;
@@ -111,7 +127,7 @@ class ExporterHelper final : public Exporter {
   // queue is closed and drained. `carry` holds a request read but left for the next batch.
   std::vector<QueuedRequest> NextBatch(std::optional<QueuedRequest>* carry);
   void SendBatch(std::vector<QueuedRequest> batch);
-  absl::Status SendWithRetry(const TelemetryPtr& data, size_t* rejected);
+  absl::Status SendWithRetry(const TelemetryPtr& data, size_t* rejected, std::string* message);
   bool Aborted() const { return aborted_.load(std::memory_order_acquire); }
   void DropQueued();
   bool WorkersDone() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return active_workers_ == 0; }
@@ -121,6 +137,7 @@ class ExporterHelper final : public Exporter {
   std::unique_ptr<MetricsRegistry> own_metrics_;  // when there is no host (tests)
   const ExporterHelperSettings settings_;
   const std::unique_ptr<RequestSender> sender_;
+  const ExporterHelperHooks hooks_;
   std::unique_ptr<SendingQueue> queue_;
   ExporterMetrics outcomes_;
   std::array<Counter*, 3> enqueue_failed_{};
