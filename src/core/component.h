@@ -3,6 +3,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -75,6 +77,15 @@ class Host {
   // checked with dynamic_cast like extensions). Exporters are created after extensions:
   // an extension looks them up once the service runs, not from Create.
   virtual absl::StatusOr<Exporter*> GetExporter(const ComponentId& id) const = 0;
+  // A component that runs but lost something on the way (e.g. damaged records skipped at
+  // start) says so here; health_check shows it and the service keeps serving. An empty
+  // reason clears it.
+  virtual void ReportDegraded(const ComponentId& id, std::string reason) {
+    (void)id;
+    (void)reason;
+  }
+  // (component id, reason) of every degraded component.
+  virtual std::vector<std::pair<std::string, std::string>> Degraded() const { return {}; }
 };
 
 // The extension `id` as the interface T, e.g. GetExtensionAs<ServerAuthenticator>(...).

@@ -30,4 +30,33 @@ void ServiceHost::AddExtension(const ComponentId& id, std::shared_ptr<Extension>
   extensions_[id] = std::move(extension);
 }
 
+void ServiceHost::ReportDegraded(const ComponentId& id, std::string reason) {
+  const std::string name = id.ToString();
+  bool first = false;
+  {
+    absl::MutexLock lock(&degraded_mu_);
+    if (reason.empty()) {
+      degraded_.erase(name);
+      return;
+    }
+    first = gauges_.insert(name).second;
+    degraded_[name] = std::move(reason);
+  }
+  // Outside degraded_mu_: rendering the metrics takes the registry's lock, then this one.
+  if (first) {
+    metrics_.AddCallbackGauge(
+        "otlpd_component_degraded", {{"component", name}},
+        [this, name] {
+          absl::MutexLock lock(&degraded_mu_);
+          return degraded_.count(name) ? 1.0 : 0.0;
+        },
+        "1 while the component reports it is degraded (see the health_check body)");
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> ServiceHost::Degraded() const {
+  absl::MutexLock lock(&degraded_mu_);
+  return {degraded_.begin(), degraded_.end()};
+}
+
 }  // namespace otlpd

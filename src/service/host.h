@@ -3,7 +3,12 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "core/component.h"
 #include "core/metrics.h"
 
@@ -17,6 +22,8 @@ class ServiceHost final : public Host {
   bool Healthy() const override { return running_.load(std::memory_order_relaxed); }
   absl::StatusOr<Extension*> GetExtension(const ComponentId& id) const override;
   absl::StatusOr<Exporter*> GetExporter(const ComponentId& id) const override;
+  void ReportDegraded(const ComponentId& id, std::string reason) override;
+  std::vector<std::pair<std::string, std::string>> Degraded() const override;
 
   // Only while the graph is built, before anything runs.
   void AddExtension(const ComponentId& id, std::shared_ptr<Extension> extension);
@@ -29,6 +36,9 @@ class ServiceHost final : public Host {
   std::map<ComponentId, std::shared_ptr<Extension>> extensions_;
   std::map<ComponentId, Exporter*> exporters_;
   std::atomic<bool> running_{false};
+  mutable absl::Mutex degraded_mu_;
+  std::map<std::string, std::string> degraded_ ABSL_GUARDED_BY(degraded_mu_);
+  std::set<std::string> gauges_ ABSL_GUARDED_BY(degraded_mu_);
 };
 
 }  // namespace otlpd

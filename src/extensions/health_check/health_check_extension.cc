@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/otlp_json.h"
 
 namespace otlpd {
 
@@ -67,7 +68,20 @@ HttpResponse HealthCheckExtension::Answer(const HttpRequest& request) const {
     response.body =
         absl::StrCat(R"({"status":"Server available","upSince":")",
                      absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", up_since_, absl::UTCTimeZone()),
-                     R"(","uptime":")", absl::FormatDuration(absl::Now() - up_since_), R"("})");
+                     R"(","uptime":")", absl::FormatDuration(absl::Now() - up_since_), R"(")");
+    // Components that run but lost something (ours; otelcol has no such field).
+    std::vector<std::pair<std::string, std::string>> degraded = host_->Degraded();
+    if (!degraded.empty()) {
+      response.body += R"(,"degraded":{)";
+      for (size_t i = 0; i < degraded.size(); ++i) {
+        if (i > 0) response.body += ',';
+        AppendJsonString(degraded[i].first, &response.body);
+        response.body += ':';
+        AppendJsonString(degraded[i].second, &response.body);
+      }
+      response.body += '}';
+    }
+    response.body += '}';
   } else {
     response.body = R"({"status":"Server not available"})";
   }
