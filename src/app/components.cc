@@ -2,6 +2,7 @@
 #include "connectors/forward/forward_connector.h"
 #include "core/registry.h"
 #include "exporters/debug/factory.h"
+#include "exporters/edge_sync/factory.h"
 #include "exporters/file/factory.h"
 #include "exporters/nop/factory.h"
 #include "exporters/otlp/factory.h"
@@ -35,6 +36,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewDebugExporterFactory());
   registry->Register(NewNopExporterFactory());
   registry->Register(NewTieredStorageExporterFactory());
+  registry->Register(NewEdgeSyncExporterFactory());
 
   registry->Register(NewHealthCheckExtensionFactory());
   registry->Register(NewQueryExtensionFactory());
