@@ -59,6 +59,8 @@ soak: build
 	  ./tests/integration_storage_test --gtest_filter='*KillNine*'
 	cd $(BUILD) && OTLPD_BIN=$(CURDIR)/$(BUILD)/otlpd OTLPD_SOAK_SPANS=1000000 \
 	  ./tests/integration_persistent_queue_test --gtest_filter='*EveryAcknowledged*'
+	cd $(BUILD) && OTLPD_BIN=$(CURDIR)/$(BUILD)/otlpd OTLPD_SOAK_SPANS=1000000 \
+	  ./tests/integration_edge_sync_test --gtest_filter='*EveryAcknowledged*'
 	./$(BUILD)/bench/storage_bench --spans $(SOAK_SPANS)
 
 format:

@@ -23,6 +23,7 @@
 #                        fwd-otlphttp-gzip
 #                        fwd-otlp-disk,          fwd-otlp / fwd-otlphttp-zstd with the exporter's
 #                        fwd-otlphttp-zstd-disk  sending_queue on disk (file_storage, fsync);
+#                        fwd-edge-sync           the edge_sync exporter (its own queue directory, fsync);
 #                                                then an outage: the upstream stops for
 #                                                BENCH_DRAIN_FILL_S (5) seconds of unpaced load
 #                                                and comes back; the backlog's drain rate
@@ -74,7 +75,7 @@ awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { exit !(d >= 2 && w >= 0) }' ||
 for mode in $MODES; do
   case $mode in
     grpc | http | http-json | fwd-otlp | fwd-otlp-gzip | fwd-otlphttp-zstd | fwd-otlphttp-gzip) ;;
-    fwd-otlp-disk | fwd-otlphttp-zstd-disk) ;;
+    fwd-otlp-disk | fwd-otlphttp-zstd-disk | fwd-edge-sync) ;;
     hot-grpc | hot-http) ;;
     default-http | default-grpc) ;;
     *) die "unknown mode '$mode' in BENCH_MODES" ;;
@@ -182,6 +183,7 @@ exporter_yaml() {
     fwd-otlphttp-gzip) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: gzip}" ;;
     fwd-otlp-disk) echo "otlp: {endpoint: 127.0.0.1:$UP_GRPC_PORT, tls: {insecure: true}, compression: none, sending_queue: {storage: file_storage, queue_size: 100000}}" ;;
     fwd-otlphttp-zstd-disk) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: zstd, sending_queue: {storage: file_storage, queue_size: 100000}}" ;;
+    fwd-edge-sync) echo "edge_sync: {directory: $WORK/data/edge, endpoints: [127.0.0.1:$UP_GRPC_PORT], tls: {insecure: true}, compression: none}" ;;
     hot-*) echo "tiered_storage: {directory: $WORK/data/store, hot: {max_size: 64GiB}}" ;;
     *) echo "nop:" ;;
   esac
@@ -241,7 +243,7 @@ start_daemon() {
   else
     # The *-disk modes keep the exporter's sending queue on disk (file_storage, fsync).
     local extensions="{}" uses="[]"
-    if [[ $mode == *-disk ]]; then
+    if [[ $mode == *-disk || $mode == fwd-edge-sync ]]; then
       rm -rf "$WORK/data/queue"
       extensions="{file_storage: {directory: $WORK/data/queue, create_directory: true}}"
       uses="[file_storage]"
@@ -471,7 +473,7 @@ for mode in $MODES; do
   HALF_RSS[$mode]=$(peak_rss_kib "$DAEMON_PID")
   stop_daemon
 
-  if [[ $mode == *-disk ]]; then
+  if [[ $mode == *-disk || $mode == fwd-edge-sync ]]; then
     # Outage and backlog drain: the upstream is down while the daemon queues what it
     # accepts (unpaced, DRAIN_FILL_S seconds); then it comes back and the backlog goes.
     start_daemon "$mode"
@@ -513,6 +515,7 @@ mode_label() {
     fwd-otlphttp-gzip) echo "gRPC -> otlphttp (gzip) -> otlpd" ;;
     fwd-otlp-disk) echo "gRPC -> otlp (none, queue on disk, fsync) -> otlpd" ;;
     fwd-otlphttp-zstd-disk) echo "gRPC -> otlphttp (zstd, queue on disk, fsync) -> otlpd" ;;
+    fwd-edge-sync) echo "gRPC -> edge_sync (grpc, none, its queue directory, fsync) -> otlpd" ;;
     hot-grpc) echo "gRPC -> tiered_storage (hot, fsync group commit)" ;;
     hot-http) echo "OTLP/HTTP protobuf -> tiered_storage (hot, fsync group commit)" ;;
     default-http) echo "default config, 1 sequential HTTP client, 512 spans/req" ;;
