@@ -36,6 +36,9 @@ struct QueueSettings {
   Sizer sizer = Sizer::kRequests;
   // Full queue: wait for room (up to the exporter's timeout) instead of refusing at once.
   bool block_on_overflow = false;
+  // How long a blocked offer waits: the exporter's timeout (filled in by the exporter
+  // helper, not a config key).
+  absl::Duration block_timeout = absl::ZeroDuration();
   // Callers wait until their data is sent (or has failed) instead of until it is queued.
   bool wait_for_result = false;
   // A storage extension (e.g. file_storage) that keeps the queue on disk.
@@ -93,6 +96,8 @@ class SendingQueue {
   virtual Sizer sizer() const = 0;
   // Age of the oldest request still queued (zero when empty).
   virtual absl::Duration oldest_age() const = 0;
+  // Records found damaged on disk and skipped since Start (durable queues).
+  virtual uint64_t damaged_records() const { return 0; }
 };
 
 // Implemented by storage extensions that can hold an exporter's sending queue on disk

@@ -106,6 +106,7 @@ absl::Status DurableQueue::Start() {
   }
   damaged += log_->stats().health.quarantined_records;
   counters_->recovered_requests = entries_.size();
+  if (options_.max_block > absl::ZeroDuration()) timer_ = std::thread([this] { WaiterTimer(); });
   counters_->damaged_records += damaged;
   if (!entries_.empty() || damaged > 0) {
     spdlog::info("sending queue {}: {} requests ({} items) recovered; {} damaged records skipped",
@@ -150,7 +151,6 @@ void DurableQueue::DropOldestLocked(int64_t need) {
 void DurableQueue::Offer(TelemetryPtr data, Completion done) {
   const int64_t items = static_cast<int64_t>(data->ItemCount());
   const int64_t bytes = static_cast<int64_t>(data->ByteSize());
-  const bool priority = options_.priority && options_.priority(*data);
   bool dropped_old = false;
   {
     absl::MutexLock lock(&mu_);
@@ -163,11 +163,20 @@ void DurableQueue::Offer(TelemetryPtr data, Completion done) {
       DropOldestLocked(size);
       dropped_old = true;
     }
-    if (!FitsLocked(size)) {
+    const bool blocking =
+        options_.when_full == WhenFull::kRefuse && options_.max_block > absl::ZeroDuration();
+    // Offers that wait for room keep their order: a newcomer queues behind them.
+    if (!FitsLocked(size) || (blocking && !waiters_.empty())) {
       if (options_.when_full == WhenFull::kDropNewest) {
         counters_->dropped_newest_items += static_cast<uint64_t>(items);
         ++counters_->dropped_newest_requests;
         std::move(done)(absl::OkStatus());
+        return;
+      }
+      if (blocking) {
+        waiters_.push_back(
+            Waiter{std::move(data), std::move(done), absl::Now() + options_.max_block});
+        waiter_cv_.Signal();
         return;
       }
       std::move(done)(QueueFullError());
@@ -177,6 +186,13 @@ void DurableQueue::Offer(TelemetryPtr data, Completion done) {
   }
   // Dropped requests free their segments once the cursor moves past them.
   if (dropped_old) PersistCursor(/*force=*/true);
+  Append(std::move(data), std::move(done));
+}
+
+void DurableQueue::Append(TelemetryPtr data, Completion done) {
+  const int64_t items = static_cast<int64_t>(data->ItemCount());
+  const int64_t bytes = static_cast<int64_t>(data->ByteSize());
+  const bool priority = options_.priority && options_.priority(*data);
   const absl::Time enqueued = absl::Now();
   absl::Cord record(
       Header(data->signal(), priority, static_cast<uint32_t>(items), absl::ToUnixNanos(enqueued)));
@@ -192,6 +208,7 @@ void DurableQueue::Offer(TelemetryPtr data, Completion done) {
             AddEntryLocked(Entry{next_id_++, first, end, items, bytes, enqueued, priority});
           }
         }
+        if (!s.ok()) AdmitWaiters();
         if (s.code() == absl::StatusCode::kResourceExhausted &&
             options_.when_full == WhenFull::kDropNewest) {
           // The disk (or max_disk_bytes) is full: dropped like any newest request.
@@ -204,6 +221,44 @@ void DurableQueue::Offer(TelemetryPtr data, Completion done) {
         std::move(done)(
             s.ok() || s.code() != absl::StatusCode::kResourceExhausted ? s : QueueFullError());
       });
+}
+
+void DurableQueue::AdmitWaiters() {
+  std::vector<Waiter> admitted;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!waiters_.empty() && !closed_ &&
+           FitsLocked(SizeOf(options_.sizer, *waiters_.front().data))) {
+      Waiter& w = waiters_.front();
+      reserved_.Add(static_cast<int64_t>(w.data->ItemCount()),
+                    static_cast<int64_t>(w.data->ByteSize()), +1);
+      admitted.push_back(std::move(w));
+      waiters_.pop_front();
+    }
+  }
+  for (Waiter& w : admitted) Append(std::move(w.data), std::move(w.done));
+}
+
+// Refuses the offers whose max_block ran out (only runs with max_block > 0).
+void DurableQueue::WaiterTimer() {
+  while (true) {
+    std::vector<Completion> expired;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_timer_) return;
+      const absl::Time now = absl::Now();
+      while (!waiters_.empty() && waiters_.front().deadline <= now) {
+        expired.push_back(std::move(waiters_.front().done));
+        waiters_.pop_front();
+      }
+      if (expired.empty()) {
+        waiter_cv_.WaitWithDeadline(
+            &mu_, waiters_.empty() ? absl::InfiniteFuture() : waiters_.front().deadline);
+        continue;
+      }
+    }
+    for (Completion& done : expired) std::move(done)(QueueFullError());
+  }
 }
 
 uint64_t DurableQueue::PickLocked() {
@@ -293,6 +348,7 @@ void DurableQueue::Commit(uint64_t id, const absl::Status& /*outcome*/) {
     sizes_.Add(e.items, e.bytes, -1);
     PopDoneLocked();
   }
+  AdmitWaiters();
   PersistCursor(/*force=*/false);
 }
 
@@ -317,10 +373,16 @@ void DurableQueue::PersistCursor(bool force) {
 }
 
 void DurableQueue::Close() {
+  std::deque<Waiter> refused;
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
+    stop_timer_ = true;
+    refused.swap(waiters_);
+    waiter_cv_.SignalAll();
   }
+  if (timer_.joinable()) timer_.join();
+  for (Waiter& w : refused) std::move(w.done)(QueueClosedError());
   PersistCursor(/*force=*/true);
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_set.h"
@@ -64,6 +65,10 @@ struct DurableQueueOptions {
   WhenFull when_full = WhenFull::kRefuse;
   // Whether a request belongs to the priority class (kept on disk with it); none if empty.
   std::function<bool(const Telemetry&)> priority;
+  // when_full kRefuse: an Offer that does not fit waits up to this long for room (in order
+  // with other waiting offers) before it is refused; 0 refuses at once. sending_queue's
+  // block_on_overflow sets it to the exporter's timeout.
+  absl::Duration max_block = absl::ZeroDuration();
   // With a backlog, every other Read takes the newest request enqueued within this long,
   // so that live data keeps flowing while old data drains (0: strictly `order`).
   absl::Duration live_window = absl::ZeroDuration();
@@ -104,6 +109,7 @@ class DurableQueue final : public SendingQueue {
   uint64_t recovered() const { return counters_->recovered_requests.load(); }
   // Records that could not be read back (damaged on disk): skipped and counted.
   uint64_t damaged() const { return counters_->damaged_records.load(); }
+  uint64_t damaged_records() const override { return damaged(); }
   std::shared_ptr<const DurableQueueCounters> counters() const { return counters_; }
   LogStats log_stats() const { return log_->stats(); }
 
@@ -134,6 +140,17 @@ class DurableQueue final : public SendingQueue {
   // Drops the oldest unread requests until `need` more sizer units fit (kDropOldest).
   void DropOldestLocked(int64_t need) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool FitsLocked(int64_t size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes an admitted request (reserved_ counts it already) to the log.
+  void Append(TelemetryPtr data, Completion done);
+  // Lets in the waiting offers that fit now.
+  void AdmitWaiters() ABSL_LOCKS_EXCLUDED(mu_);
+  void WaiterTimer();
+
+  struct Waiter {
+    TelemetryPtr data;
+    Completion done;
+    absl::Time deadline;
+  };
 
   const DurableQueueOptions options_;
 
@@ -147,6 +164,10 @@ class DurableQueue final : public SendingQueue {
   QueueSizes reserved_ ABSL_GUARDED_BY(mu_);     // offered, not yet in the log
   LogPosition sent_until_ ABSL_GUARDED_BY(mu_);  // everything before is sent
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);  // offers waiting for room (max_block)
+  absl::CondVar waiter_cv_;
+  bool stop_timer_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread timer_;
   const std::shared_ptr<DurableQueueCounters> counters_ = std::make_shared<DurableQueueCounters>();
 
   absl::Mutex cursor_mu_;  // one cursor write at a time

@@ -249,6 +249,50 @@ TEST(DurableQueueTest, DiskCapBoundsTheFilesWhenSentOutOfOrder) {
   EXPECT_LE(q->log_stats().bytes, o.max_disk_bytes + o.segment_bytes);
 }
 
+TEST(DurableQueueTest, BlockOnOverflowWaitsForRoomInOrderThenRefuses) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path(), /*capacity=*/2);
+  o.max_block = absl::Seconds(20);
+  auto q = Open(o);
+  ASSERT_TRUE(OfferWait(*q, Request(0)).ok());
+  ASSERT_TRUE(OfferWait(*q, Request(1)).ok());
+  // Two offers wait for room; neither completes while the queue is full.
+  absl::Notification second_done, third_done;
+  absl::Status second, third;
+  q->Offer(Request(2), [&](absl::Status s) {
+    second = s;
+    second_done.Notify();
+  });
+  q->Offer(Request(3), [&](absl::Status s) {
+    third = s;
+    third_done.Notify();
+  });
+  EXPECT_FALSE(second_done.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  // Room for one: the first waiter goes in, the second keeps waiting.
+  auto read = ReadIds(*q, 1);
+  q->Commit(read[0].first, absl::OkStatus());
+  ASSERT_TRUE(second_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(second.ok()) << second;
+  EXPECT_FALSE(third_done.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  // Close refuses what still waits, retryably.
+  q->Close();
+  ASSERT_TRUE(third_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(IsRetryable(third)) << third;
+  EXPECT_EQ(Numbers(ReadIds(*q)), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(DurableQueueTest, BlockOnOverflowRefusesOnceItsTimeRunsOut) {
+  TempDir dir;
+  DurableQueueOptions o = Options(dir.path(), /*capacity=*/1);
+  o.max_block = absl::Milliseconds(200);
+  auto q = Open(o);
+  ASSERT_TRUE(OfferWait(*q, Request(0)).ok());
+  const absl::Time start = absl::Now();
+  absl::Status s = OfferWait(*q, Request(1));
+  EXPECT_TRUE(IsRetryable(s)) << s;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+}
+
 TEST(DurableQueueTest, FullRefusesRetryablyButNeverForeverAndCommitsMakeRoom) {
   TempDir dir;
   DurableQueueOptions o = Options(dir.path(), /*capacity=*/3);

@@ -68,6 +68,11 @@ absl::StatusOr<std::unique_ptr<SendingQueue>> FileStorageExtension::CreateQueue(
   o.sizer = settings.sizer;
   o.capacity = settings.queue_size;
   o.durability = config_.fsync ? storage::Durability::kFsync : storage::Durability::kBatch;
+  if (settings.block_on_overflow) {
+    // A timeout of 0 (none) still bounds the wait: a blocked receiver thread is not free.
+    o.max_block =
+        settings.block_timeout > absl::ZeroDuration() ? settings.block_timeout : absl::Seconds(30);
+  }
   absl::StatusOr<std::unique_ptr<storage::DurableQueue>> q = storage::DurableQueue::Open(o);
   if (!q.ok()) {
     return absl::Status(q.status().code(),
