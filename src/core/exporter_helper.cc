@@ -185,7 +185,10 @@ absl::Status ExporterHelper::Start() {
     absl::StatusOr<SendingQueueProvider*> provider =
         GetExtensionAs<SendingQueueProvider>(*host_, *q.storage, "a storage extension");
     if (!provider.ok()) return provider.status();
-    absl::StatusOr<std::unique_ptr<SendingQueue>> queue = (*provider)->CreateQueue(id_, q);
+    QueueSettings with_timeout = q;
+    with_timeout.block_timeout = settings_.timeout;
+    absl::StatusOr<std::unique_ptr<SendingQueue>> queue =
+        (*provider)->CreateQueue(id_, with_timeout);
     if (!queue.ok()) return queue.status();
     queue_ = std::move(*queue);
   } else if (q.enabled) {
@@ -198,6 +201,13 @@ absl::Status ExporterHelper::Start() {
                                            absl::ZeroDuration());
   }
   if (absl::Status s = queue_->Start(); !s.ok()) return s;
+  if (const uint64_t damaged = queue_->damaged_records(); damaged > 0 && host_ != nullptr) {
+    // Running, but something acknowledged earlier could not be read back: say so.
+    host_->ReportDegraded(id_, absl::StrCat(damaged,
+                                            " damaged records of the sending queue "
+                                            "skipped at start (kept in its quarantine/); ",
+                                            queue_->sizes().requests, " requests recovered"));
+  }
   {
     absl::MutexLock lock(&queue_view_->mu);
     queue_view_->queue = queue_.get();

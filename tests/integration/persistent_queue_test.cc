@@ -169,6 +169,9 @@ TEST_F(PersistentQueueTest, DamagedQueueSegmentsCostOnlyTheirRecords) {
   ASSERT_TRUE(recovered.has_value()) << metrics;
   EXPECT_GE(*recovered, 250);
   EXPECT_LT(*recovered, 300);
+  // Degraded, but serving.
+  EXPECT_EQ(PromValue(metrics, "otlpd_component_degraded", {{"component", "otlp/gateway"}}), 1.0)
+      << metrics;
 
   ASSERT_TRUE(gateway_.StartWithConfig(FileSinkConfig(), gateway_vars_).ok());
   ASSERT_TRUE(gateway_.WaitForPort(PortOf(gateway_vars_, "GRPC_PORT"))) << gateway_.Stderr();

@@ -23,7 +23,7 @@ enum class EdgeBalancing { kRoundRobin, kLeastPending, kTraceId };
 // on success, open again on failure.
 struct CircuitBreakerSettings {
   int failure_threshold = 5;
-  absl::Duration open_duration = absl::Seconds(10);
+  absl::Duration open_duration = absl::Seconds(5);
   int half_open_requests = 1;
 };
 

@@ -110,7 +110,7 @@ struct EdgeSyncExporter::Shared {
 };
 
 EdgeSyncExporter::EdgeSyncExporter(const CreateSettings& settings, const EdgeSyncConfig& config)
-    : id_(settings.id), host_(settings.host), config_(config), shared_(std::make_shared<Shared>()) {
+    : config_(config), shared_(std::make_shared<Shared>()) {
   MetricsRegistry& metrics = settings.host->metrics();
   const std::string id = settings.id.ToString();
   const Labels labels = {{"exporter", id}};
@@ -216,22 +216,8 @@ EdgeSyncExporter::~EdgeSyncExporter() {
   shared_->queue = nullptr;
 }
 
-absl::Status EdgeSyncExporter::Start() {
-  if (absl::Status s = helper_->Start(); !s.ok()) return s;
-  std::shared_ptr<const storage::DurableQueueCounters> counters;
-  {
-    absl::MutexLock lock(&shared_->mu);
-    counters = shared_->counters;
-  }
-  if (counters != nullptr && counters->damaged_records.load() > 0) {
-    host_->ReportDegraded(
-        id_, absl::StrCat(counters->damaged_records.load(),
-                          " damaged queue records skipped at start (copied to ", config_.directory,
-                          "/queue/quarantine); ", counters->recovered_requests.load(),
-                          " requests recovered"));
-  }
-  return absl::OkStatus();
-}
+// A damaged queue at start makes the helper report the exporter degraded.
+absl::Status EdgeSyncExporter::Start() { return helper_->Start(); }
 
 void EdgeSyncExporter::Shutdown(absl::Time deadline) { helper_->Shutdown(deadline); }
 

@@ -31,8 +31,6 @@ class EdgeSyncExporter final : public Exporter {
 
  private:
   struct Shared;
-  const ComponentId id_;
-  Host* const host_;
   const EdgeSyncConfig config_;
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<ExporterHelper> helper_;

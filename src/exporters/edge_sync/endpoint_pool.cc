@@ -50,6 +50,7 @@ std::unique_ptr<RequestSender> MakeSender(const std::string& id, const EdgeSyncC
     g.compression = c;
     g.headers = config.headers;
     g.authenticator = config.authenticator;
+    g.helper.retry = config.retry;  // paces the channel's reconnects
     return std::make_unique<OtlpGrpcSender>(id, g);
   }
   OtlpHttpExporterConfig h;
