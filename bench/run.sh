@@ -183,7 +183,7 @@ exporter_yaml() {
     fwd-otlphttp-gzip) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: gzip}" ;;
     fwd-otlp-disk) echo "otlp: {endpoint: 127.0.0.1:$UP_GRPC_PORT, tls: {insecure: true}, compression: none, sending_queue: {storage: file_storage, queue_size: 100000}}" ;;
     fwd-otlphttp-zstd-disk) echo "otlphttp: {endpoint: http://127.0.0.1:$UP_HTTP_PORT, compression: zstd, sending_queue: {storage: file_storage, queue_size: 100000}}" ;;
-    fwd-edge-sync) echo "edge_sync: {directory: $WORK/data/edge, endpoints: [127.0.0.1:$UP_GRPC_PORT], tls: {insecure: true}, compression: none}" ;;
+    fwd-edge-sync) echo "edge_sync: {directory: $WORK/data/edge, max_size: 16GiB, endpoints: [127.0.0.1:$UP_GRPC_PORT], tls: {insecure: true}, compression: none}" ;;
     hot-*) echo "tiered_storage: {directory: $WORK/data/store, hot: {max_size: 64GiB}}" ;;
     *) echo "nop:" ;;
   esac

@@ -48,6 +48,7 @@ exporters:
     retry_on_failure:
       initial_interval: 50ms
       max_interval: 200ms
+{{BREAKER}}
 {{EDGE_KEYS}}
 service:
   extensions: [health_check]
@@ -103,6 +104,8 @@ class EdgeSyncTest : public ::testing::Test {
     edge_vars_["QUEUE_DIR"] = queue_dir_.path();
     edge_vars_["ENDPOINTS"] = absl::StrCat("[127.0.0.1:", gateway_vars_["GRPC_PORT"], "]");
     edge_vars_["EDGE_KEYS"] = "";
+    // Short, so that the tests do not wait for a breaker that opened during an outage.
+    edge_vars_["BREAKER"] = "    circuit_breaker:\n      open_duration: 200ms";
   }
 
   // A new edge process (a process object starts once) on the same queue directory.
@@ -231,6 +234,7 @@ TEST_F(EdgeSyncTest, FullQueueDropNewestAcknowledgesAndCounts) {
   std::map<std::string, int> got = SpansPerTrace(sink);
   EXPECT_TRUE(got.count(CallTraceId(0)));     // the oldest were kept
   EXPECT_FALSE(got.count(CallTraceId(399)));  // the newest were dropped
+  edge_->Stop();
 }
 
 TEST_F(EdgeSyncTest, FullQueueDropOldestAcknowledgesAndKeepsTheNewest) {
@@ -294,9 +298,9 @@ TEST_F(EdgeSyncTest, BreakerOpensOnADeadEndpointProbesAndClosesWhenItReturns) {
   const std::string dead = absl::StrCat("127.0.0.1:", b_vars["GRPC_PORT"]);
   edge_vars_["ENDPOINTS"] =
       absl::StrCat("[127.0.0.1:", gateway_vars_["GRPC_PORT"], ", ", dead, "]");
-  edge_vars_["EDGE_KEYS"] =
-      "    timeout: 1s\n    circuit_breaker:\n      failure_threshold: 2\n"
-      "      open_duration: 500ms\n    max_batch_bytes: 1\n";
+  edge_vars_["EDGE_KEYS"] = "    timeout: 1s\n    max_batch_bytes: 1\n";
+  edge_vars_["BREAKER"] =
+      "    circuit_breaker:\n      failure_threshold: 2\n      open_duration: 500ms";
   StartGateway();
   StartEdge();
   Send(0, 60);

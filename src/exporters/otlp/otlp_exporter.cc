@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/match.h"
@@ -143,6 +144,19 @@ absl::Status OtlpGrpcSender::Start(Host* host) {
 
   grpc::ChannelArguments args;
   args.SetUserAgentPrefix("otlpd/" OTLPD_VERSION);
+  // gRPC's reconnect back-off grows to 120 s while an upstream is down, so data would wait
+  // up to that long after it is back; the retry settings' pace is the one asked for.
+  const RetrySettings& retry = config_.helper.retry;
+  if (retry.enabled && retry.max_interval > absl::ZeroDuration()) {
+    const int max_ms = static_cast<int>(
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(retry.max_interval), 100, 120'000));
+    const int initial_ms =
+        std::min(max_ms, static_cast<int>(std::clamp<int64_t>(
+                             absl::ToInt64Milliseconds(retry.initial_interval), 100, 1000)));
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial_ms);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, initial_ms);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
+  }
   switch (config_.compression) {
     case Compression::kGzip:
       args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
