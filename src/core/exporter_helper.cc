@@ -264,16 +264,27 @@ void ExporterHelper::Consume(TelemetryPtr data, Completion done) {
 }
 
 std::vector<QueuedRequest> ExporterHelper::NextBatch(std::optional<QueuedRequest>* carry) {
-  absl::MutexLock forming(&forming_mu_);
   std::vector<QueuedRequest> batch;
   if (carry->has_value()) {
     batch.push_back(std::move(**carry));
     carry->reset();
+    // Another worker may hold forming_mu_ while it waits for data that may never come:
+    // what this one holds goes now rather than wait behind it.
+    if (!forming_mu_.TryLock()) return batch;
   } else {
+    forming_mu_.Lock();
     std::optional<QueuedRequest> first = queue_->Read(absl::InfiniteFuture());
-    if (!first) return batch;
+    if (!first) {
+      forming_mu_.Unlock();
+      return batch;
+    }
     batch.push_back(std::move(*first));
   }
+  // Held from here to the return.
+  struct Unlock {
+    absl::Mutex* mu;
+    ~Unlock() { mu->Unlock(); }
+  } unlock{&forming_mu_};
   const std::optional<QueueBatchSettings>& b = settings_.queue.batch;
   if (!b) return batch;
   int64_t size = SizeOf(b->sizer, *batch.front().data);

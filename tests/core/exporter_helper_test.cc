@@ -119,7 +119,9 @@ class FuncSender : public RequestSender {
  public:
   using Fn = std::function<absl::Status(const Telemetry&)>;
   explicit FuncSender(Fn fn) : fn_(std::move(fn)) {}
-  SendResult Send(const Telemetry& data, SendContext*, absl::Time) override { return {fn_(data), 0, ""}; }
+  SendResult Send(const Telemetry& data, SendContext*, absl::Time) override {
+    return {fn_(data), 0, ""};
+  }
   void CancelAll() override {}
 
  private:
@@ -598,6 +600,28 @@ TEST(ExporterHelperTest, BatchesKeepClientsMetadataApart) {
   EXPECT_EQ(tenants, (std::vector<std::string>{"a:3", "b:4"}));
 }
 
+// A request that did not fit the batch being formed is sent even when nothing else comes:
+// it must not wait behind another consumer that waits for new data.
+TEST(ExporterHelperTest, ARequestLeftForTheNextBatchIsSentWhenTheQueueGoesQuiet) {
+  Recorder rec;
+  QueueSettings q = Queue(2, 100);
+  QueueBatchSettings b;
+  b.sizer = Sizer::kItems;
+  b.min_size = 10;
+  b.max_size = 5;
+  b.flush_timeout = absl::ZeroDuration();
+  q.batch = b;
+  Helper sender("otlp/carry", q, FastRetry(), [&](const Telemetry& t) {
+    rec.RecordDelivered(FirstSpanName(t));
+    return absl::OkStatus();
+  });
+  sender.Start();
+  sender.Submit(MakeTraces("a", 3), rec.Done("a"));
+  sender.Submit(MakeTraces("b", 3), rec.Done("b"));
+  EXPECT_TRUE(rec.WaitFor([](const Recorder& r) { return r.delivered_n() == 2; }));
+  sender.Shutdown(absl::Now() + absl::Seconds(5));
+}
+
 TEST(ExporterHelperTest, WaitForResultAnswersAfterTheSend) {
   QueueSettings q = Queue(1, 10);
   q.wait_for_result = true;
@@ -656,6 +680,68 @@ TEST(ExporterHelperTest, PartialSuccessCountsRejectedItemsAsFailed) {
   helper.Shutdown(absl::Now() + absl::Seconds(5));
   EXPECT_EQ(host.Counter("otelcol_exporter_sent_spans", "otlp/partial"), 3u);
   EXPECT_EQ(host.Counter("otelcol_exporter_send_failed_spans", "otlp/partial"), 2u);
+}
+
+// What fails for good reaches the on_failure hook (edge_sync's dead letters); what is only
+// retried does not.
+TEST(ExporterHelperTest, FailureHookSeesPermanentFailuresAndPartialRejectionsOnly) {
+  ::otlpd::testing::TestHost host;
+  ExporterHelperSettings settings;
+  settings.queue = Queue(1, 10);
+  settings.retry = FastRetry();
+  struct Seen {
+    std::string name;
+    absl::StatusCode code;
+    size_t rejected;
+    std::string message;
+  };
+  absl::Mutex mu;
+  std::vector<Seen> seen;
+  ExporterHelperHooks hooks;
+  hooks.on_failure = [&](const Telemetry& data, const absl::Status& why, size_t rejected,
+                         const std::string& message) {
+    absl::MutexLock lock(&mu);
+    seen.push_back({FirstSpanName(data), why.code(), rejected, message});
+  };
+  std::atomic<int> flaky_attempts{0};
+  class ScriptSender : public RequestSender {
+   public:
+    explicit ScriptSender(std::atomic<int>* flaky) : flaky_(flaky) {}
+    SendResult Send(const Telemetry& data, SendContext*, absl::Time) override {
+      const std::string name = FirstSpanName(data);
+      if (name == "bad") return {absl::InvalidArgumentError("malformed"), 0, ""};
+      if (name == "partial") return {absl::OkStatus(), 1, "one too old"};
+      if (name == "flaky" && flaky_->fetch_add(1) < 2) {
+        return {absl::UnavailableError("down"), 0, ""};
+      }
+      return {absl::OkStatus(), 0, ""};
+    }
+    void CancelAll() override {}
+
+   private:
+    std::atomic<int>* flaky_;
+  };
+  ExporterHelper helper(CreateSettings{{"edge_sync", ""}, &host}, settings,
+                        std::make_unique<ScriptSender>(&flaky_attempts), std::move(hooks));
+  ASSERT_TRUE(helper.Start().ok());
+  Recorder rec;
+  for (const char* name : {"bad", "flaky", "partial", "good"}) {
+    helper.Consume(MakeTraces(name, 3), rec.Done(name));
+  }
+  ASSERT_TRUE(::otlpd::testing::WaitUntil(
+      [&] { return host.Counter("otelcol_exporter_sent_spans", "edge_sync") == 8u; },
+      absl::Seconds(10)));
+  helper.Shutdown(absl::Now() + absl::Seconds(5));
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].name, "bad");
+  EXPECT_EQ(seen[0].code, absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(seen[0].rejected, 3u);
+  EXPECT_EQ(seen[1].name, "partial");
+  EXPECT_EQ(seen[1].code, absl::StatusCode::kOk);
+  EXPECT_EQ(seen[1].rejected, 1u);
+  EXPECT_EQ(seen[1].message, "one too old");
+  EXPECT_EQ(flaky_attempts.load(), 3);
 }
 
 TEST(ExporterHelperTest, StorageMustBeAStorageExtension) {
