@@ -210,9 +210,12 @@ EOF
 }
 
 # Requests in the daemon's sending queue (its exporter's self-metric).
+# Requests queued (edge_sync's queue is sized in bytes: its own request gauge).
 daemon_queue_size() {
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
-    awk '/^otelcol_exporter_queue_size/ { s += $NF } END { printf "%.0f", s }'
+    awk '/^otlpd_edge_sync_queue_requests/ { e += $NF; edge = 1 }
+         /^otelcol_exporter_queue_size/ { s += $NF }
+         END { printf "%.0f", edge ? e : s }'
 }
 
 # Spans the upstream has accepted (its receiver's self-metric; 0 when unreachable).

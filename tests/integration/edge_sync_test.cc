@@ -371,6 +371,21 @@ TEST_F(EdgeSyncTest, TraceIdBalancingKeepsEachTraceOnOneEndpoint) {
   for (const auto& [id, n] : bb) EXPECT_EQ(n, 3);
 }
 
+TEST_F(EdgeSyncTest, TraceIdBalancingMovesADeadEndpointsTracesToTheOthers) {
+  std::map<std::string, std::string> dead = PortVars();
+  edge_vars_["ENDPOINTS"] = absl::StrCat("[127.0.0.1:", gateway_vars_["GRPC_PORT"],
+                                         ", 127.0.0.1:", dead["GRPC_PORT"], "]");
+  edge_vars_["EDGE_KEYS"] = "    balancing: trace_id\n";
+  StartGateway();
+  StartEdge();
+  Send(0, 100, 10);
+  const std::string sink = gateway_.File(SinkFileName(Signal::kTraces));
+  EXPECT_GE(WaitForItems(Signal::kTraces, sink, 300, absl::Seconds(20)), 300) << edge_->Stderr();
+  std::map<std::string, int> got = SpansPerTrace(sink);
+  EXPECT_EQ(got.size(), 100u);
+  for (const auto& [id, n] : got) EXPECT_EQ(n, 3);  // whole, and once
+}
+
 TEST_F(EdgeSyncTest, PriorityDrainSendsErrorSpansFirstAfterAnOutage) {
   edge_vars_["EDGE_KEYS"] = "    drain_order: priority\n    concurrency: 1\n    live_window: 0s\n";
   StartEdge();

@@ -6,6 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/metrics.h"
 #include "exporters/edge_sync/endpoint_pool.h"
+#include "exporters/edge_sync/partition.h"
 #include "spdlog/spdlog.h"
 
 namespace otlpd {
@@ -23,55 +24,12 @@ bool PriorityLog(const opentelemetry::proto::logs::v1::LogRecord& log) {
 
 // Splits `data` into its priority items and the rest (either may come back null).
 std::pair<TelemetryPtr, TelemetryPtr> SplitByPriority(const TelemetryPtr& data) {
-  auto prio = std::make_shared<Telemetry>(data->signal());
-  auto rest = std::make_shared<Telemetry>(data->signal());
-  size_t n_prio = 0, n_rest = 0;
-  if (data->signal() == Signal::kTraces) {
-    for (const auto& rs : data->traces().resource_spans()) {
-      for (const auto& ss : rs.scope_spans()) {
-        opentelemetry::proto::trace::v1::ScopeSpans* scopes[2] = {nullptr, nullptr};
-        for (const auto& span : ss.spans()) {
-          const int k = PrioritySpan(span) ? 1 : 0;
-          if (scopes[k] == nullptr) {
-            auto* out = (k ? prio : rest)->mutable_traces()->add_resource_spans();
-            *out->mutable_resource() = rs.resource();
-            out->set_schema_url(rs.schema_url());
-            scopes[k] = out->add_scope_spans();
-            *scopes[k]->mutable_scope() = ss.scope();
-            scopes[k]->set_schema_url(ss.schema_url());
-          }
-          *scopes[k]->add_spans() = span;
-          ++(k ? n_prio : n_rest);
-        }
-      }
-    }
-  } else {
-    for (const auto& rl : data->logs().resource_logs()) {
-      for (const auto& sl : rl.scope_logs()) {
-        opentelemetry::proto::logs::v1::ScopeLogs* scopes[2] = {nullptr, nullptr};
-        for (const auto& log : sl.log_records()) {
-          const int k = PriorityLog(log) ? 1 : 0;
-          if (scopes[k] == nullptr) {
-            auto* out = (k ? prio : rest)->mutable_logs()->add_resource_logs();
-            *out->mutable_resource() = rl.resource();
-            out->set_schema_url(rl.schema_url());
-            scopes[k] = out->add_scope_logs();
-            *scopes[k]->mutable_scope() = sl.scope();
-            scopes[k]->set_schema_url(sl.schema_url());
-          }
-          *scopes[k]->add_log_records() = log;
-          ++(k ? n_prio : n_rest);
-        }
-      }
-    }
-  }
-  if (n_prio == 0) return {nullptr, data};
-  if (n_rest == 0) return {data, nullptr};
-  prio->SetItemCount(n_prio);
-  rest->SetItemCount(n_rest);
-  prio->set_metadata(data->metadata());
-  rest->set_metadata(data->metadata());
-  return {prio, rest};
+  ItemClassifier priority{[](const auto& span) -> size_t { return PrioritySpan(span) ? 1 : 0; },
+                          [](const auto& log) -> size_t { return PriorityLog(log) ? 1 : 0; }};
+  std::vector<std::shared_ptr<Telemetry>> parts = PartitionItems(*data, 2, priority);
+  if (parts[1] == nullptr) return {nullptr, data};
+  if (parts[0] == nullptr) return {data, nullptr};
+  return {parts[1], parts[0]};
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "core/status.h"
+#include "exporters/edge_sync/partition.h"
 #include "exporters/otlp/otlp_exporter.h"
 #include "exporters/otlphttp/otlphttp_exporter.h"
 
@@ -77,10 +78,12 @@ uint64_t Score(std::string_view key, const std::string& endpoint) {
 }
 
 // Per batch: a context per sender used (each keeps its own prepared body), and for trace
-// balancing which endpoints' parts were delivered already.
+// balancing the parts not delivered yet.
 struct PoolContext {
   absl::flat_hash_map<const RequestSender*, SendContext> contexts;
-  absl::flat_hash_map<std::string, bool> delivered;
+  // Trace balancing: what is not delivered yet (the whole batch before the first attempt).
+  bool started = false;
+  std::vector<std::shared_ptr<const Telemetry>> pending;
 };
 
 PoolContext& ContextOf(SendContext* context) {
@@ -233,8 +236,8 @@ SendResult EndpointPool::Send(const Telemetry& data, SendContext* context, absl:
 }
 
 // Splits the request by trace id: each trace goes to the endpoint with the highest
-// rendezvous score among those whose breaker is not open. Parts already delivered in an
-// earlier attempt of this batch are not sent again.
+// rendezvous score among those whose breaker is not open. Parts delivered in an earlier
+// attempt of this batch are not sent again.
 SendResult EndpointPool::SendByTrace(const Telemetry& data, SendContext* context,
                                      absl::Time deadline) {
   const absl::Time now = absl::Now();
@@ -246,95 +249,53 @@ SendResult EndpointPool::SendByTrace(const Telemetry& data, SendContext* context
     }
   }
   if (usable.empty()) return SendResult{NoEndpoint(now), 0, ""};
-  auto owner = [&](std::string_view trace_id) {
-    Endpoint* best = usable.front();
+  auto owner_index = [&](std::string_view trace_id) -> size_t {
+    size_t best = 0;
     uint64_t best_score = 0;
-    for (Endpoint* e : usable) {
-      const uint64_t s = Score(trace_id, e->name);
+    for (size_t k = 0; k < usable.size(); ++k) {
+      const uint64_t s = Score(trace_id, usable[k]->name);
       if (s >= best_score) {
         best_score = s;
-        best = e;
+        best = k;
       }
     }
     return best;
   };
-  // Build one request per endpoint, keeping resource and scope around each item.
-  absl::flat_hash_map<Endpoint*, std::shared_ptr<Telemetry>> parts;
-  auto part_for = [&](Endpoint* e) -> Telemetry& {
-    std::shared_ptr<Telemetry>& p = parts[e];
-    if (p == nullptr) p = std::make_shared<Telemetry>(data.signal());
-    return *p;
-  };
-  if (data.signal() == Signal::kTraces) {
-    for (const auto& rs : data.traces().resource_spans()) {
-      for (const auto& ss : rs.scope_spans()) {
-        absl::flat_hash_map<Endpoint*, opentelemetry::proto::trace::v1::ScopeSpans*> scopes;
-        for (const auto& span : ss.spans()) {
-          Endpoint* e = owner(span.trace_id());
-          auto& scope = scopes[e];
-          if (scope == nullptr) {
-            auto* out_rs = part_for(e).mutable_traces()->add_resource_spans();
-            *out_rs->mutable_resource() = rs.resource();
-            out_rs->set_schema_url(rs.schema_url());
-            scope = out_rs->add_scope_spans();
-            *scope->mutable_scope() = ss.scope();
-            scope->set_schema_url(ss.schema_url());
-          }
-          *scope->add_spans() = span;
-        }
-      }
-    }
-  } else {
-    for (const auto& rl : data.logs().resource_logs()) {
-      for (const auto& sl : rl.scope_logs()) {
-        absl::flat_hash_map<Endpoint*, opentelemetry::proto::logs::v1::ScopeLogs*> scopes;
-        for (const auto& log : sl.log_records()) {
-          Endpoint* e = owner(log.trace_id());
-          auto& scope = scopes[e];
-          if (scope == nullptr) {
-            auto* out_rl = part_for(e).mutable_logs()->add_resource_logs();
-            *out_rl->mutable_resource() = rl.resource();
-            out_rl->set_schema_url(rl.schema_url());
-            scope = out_rl->add_scope_logs();
-            *scope->mutable_scope() = sl.scope();
-            scope->set_schema_url(sl.schema_url());
-          }
-          *scope->add_log_records() = log;
-        }
-      }
-    }
-  }
+  ItemClassifier by_trace{[&](const auto& span) { return owner_index(span.trace_id()); },
+                          [&](const auto& log) { return owner_index(log.trace_id()); }};
   PoolContext& pc = ContextOf(context);
-  // A part's content depends on which endpoints are usable now: nothing prepared for an
-  // earlier attempt's parts may be reused.
-  pc.contexts.clear();
+  if (!pc.started) {
+    // Not owned: the helper keeps the batch alive through all its attempts.
+    pc.pending = {std::shared_ptr<const Telemetry>(std::shared_ptr<void>(), &data)};
+    pc.started = true;
+  }
+  // What is still to deliver is split again over the endpoints usable now, so that the
+  // traces of a failed endpoint move to the others.
+  std::vector<std::shared_ptr<const Telemetry>> still;
   SendResult result;
-  for (auto& [e, part] : parts) {
-    if (pc.delivered[e->name]) continue;
-    if (!e->breaker.Allow(absl::Now())) {
-      if (result.status.ok()) result.status = NoEndpoint(absl::Now());
-      continue;
-    }
-    size_t items = 0;
-    if (data.signal() == Signal::kTraces) {
-      for (const auto& rs : part->traces().resource_spans()) {
-        for (const auto& ss : rs.scope_spans()) items += static_cast<size_t>(ss.spans_size());
+  for (const std::shared_ptr<const Telemetry>& piece : pc.pending) {
+    std::vector<std::shared_ptr<Telemetry>> split = PartitionItems(*piece, usable.size(), by_trace);
+    for (size_t k = 0; k < usable.size(); ++k) {
+      if (split[k] == nullptr) continue;
+      Endpoint* e = usable[k];
+      if (!e->breaker.Allow(absl::Now())) {
+        still.push_back(split[k]);
+        if (result.status.ok()) result.status = NoEndpoint(absl::Now());
+        continue;
       }
-    } else {
-      for (const auto& rl : part->logs().resource_logs()) {
-        for (const auto& sl : rl.scope_logs()) items += static_cast<size_t>(sl.log_records_size());
+      pc.contexts.clear();  // a body prepared for another part must not be reused
+      SendResult r = SendTo(*e, *split[k], context, deadline);
+      if (r.status.ok()) {
+        result.rejected += r.rejected;
+        if (!r.rejection_message.empty()) result.rejection_message = r.rejection_message;
+      } else {
+        still.push_back(split[k]);
+        // A permanent failure wins: the batch is dead-lettered.
+        if (result.status.ok() || !IsRetryable(r.status)) result.status = r.status;
       }
-    }
-    part->SetItemCount(items);
-    SendResult r = SendTo(*e, *part, context, deadline);
-    if (r.status.ok()) {
-      pc.delivered[e->name] = true;
-      result.rejected += r.rejected;
-      if (!r.rejection_message.empty()) result.rejection_message = r.rejection_message;
-    } else if (result.status.ok() || !IsRetryable(r.status)) {
-      result.status = r.status;  // a permanent failure wins: the batch is dead-lettered
     }
   }
+  pc.pending = std::move(still);
   return result;
 }
 
