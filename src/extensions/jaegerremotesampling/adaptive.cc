@@ -11,12 +11,25 @@ constexpr double kMaxIncreaseFactor = 2;
 
 void AdaptiveSampler::ObserveTraces(std::string_view service, std::string_view operation,
                                     uint64_t traces) {
+  const std::string service_name(service);
   absl::MutexLock lock(&mu_);
-  auto [it, inserted] = services_.try_emplace(std::string(service));
+  auto it = services_.find(service_name);
+  if (it == services_.end()) {
+    if (services_.size() >= kMaxServices) return;
+    it = services_.emplace(service_name, Service{}).first;
+    it->second.probability = config_.initial_sampling_probability;
+  }
   Service& s = it->second;
-  if (inserted) s.probability = config_.initial_sampling_probability;
-  auto [op_it, op_inserted] = s.operations.try_emplace(std::string(operation));
-  if (op_inserted) op_it->second.probability = s.probability;
+  const std::string operation_name(operation);
+  auto op_it = s.operations.find(operation_name);
+  if (op_it == s.operations.end()) {
+    if (s.operations.size() >= kMaxOperationsPerService) {
+      s.overflow_observed += traces;
+      return;
+    }
+    op_it = s.operations.emplace(operation_name, Operation{}).first;
+    op_it->second.probability = s.probability;
+  }
   op_it->second.observed += traces;
 }
 
@@ -35,19 +48,32 @@ void AdaptiveSampler::Recalculate(absl::Duration elapsed) {
   if (seconds <= 0) return;
   absl::MutexLock lock(&mu_);
   for (auto& [name, service] : services_) {
-    if (service.operations.empty()) continue;
-    const double share =
-        config_.target_traces_per_second / static_cast<double>(service.operations.size());
+    if (service.operations.empty() && service.overflow_observed == 0) continue;
+    const double share = config_.target_traces_per_second /
+                         static_cast<double>(std::max<size_t>(1, service.operations.size()));
     // The service's unsampled rate: the sum of its operations' estimates.
     double unsampled_rate = 0;
     bool any = false;
-    for (auto& [op_name, op] : service.operations) {
+    if (service.overflow_observed > 0 && service.probability > 0) {
+      unsampled_rate +=
+          static_cast<double>(service.overflow_observed) / seconds / service.probability;
+      any = true;
+    }
+    service.overflow_observed = 0;
+    for (auto it = service.operations.begin(); it != service.operations.end();) {
+      Operation& op = it->second;
       if (op.observed > 0 && op.probability > 0) {
         unsampled_rate += static_cast<double>(op.observed) / seconds / op.probability;
         any = true;
       }
+      op.idle_intervals = op.observed > 0 ? 0 : op.idle_intervals + 1;
+      if (op.idle_intervals > kForgetAfterIntervals) {
+        service.operations.erase(it++);
+        continue;
+      }
       op.probability = Next(op.probability, op.observed, seconds, share);
       op.observed = 0;
+      ++it;
     }
     double next = service.probability * kMaxIncreaseFactor;
     if (any) next = std::min(next, config_.target_traces_per_second / unsampled_rate);

@@ -35,10 +35,19 @@ struct AdaptiveSamplingConfig {
 // probability (for operations not seen yet) is computed the same way from its total rate
 // and the whole target.
 //
+// Memory stays bounded whatever the span names' cardinality: at most kMaxServices services
+// and kMaxOperationsPerService operations each (the traces of others count toward their
+// service only, or, for services past the limit, are ignored); an operation without a
+// trace for kForgetAfterIntervals intervals is forgotten.
+//
 // Thread-safe: ObserveTraces from pipeline threads, Recalculate from the extension's
 // timer (or a test, with the interval it simulates), StrategyFor from HTTP handlers.
 class AdaptiveSampler {
  public:
+  static constexpr size_t kMaxServices = 10000;
+  static constexpr size_t kMaxOperationsPerService = 500;
+  static constexpr int kForgetAfterIntervals = 100;
+
   explicit AdaptiveSampler(const AdaptiveSamplingConfig& config) : config_(config) {}
 
   void ObserveTraces(std::string_view service, std::string_view operation, uint64_t traces);
@@ -51,10 +60,14 @@ class AdaptiveSampler {
   struct Operation {
     uint64_t observed = 0;  // since the last Recalculate
     double probability;
+    int idle_intervals = 0;  // consecutive intervals without a trace
   };
   struct Service {
     double probability;
     absl::flat_hash_map<std::string, Operation> operations;
+    // Traces of operations past kMaxOperationsPerService since the last Recalculate: they
+    // count toward the service's rate and get its probability.
+    uint64_t overflow_observed = 0;
   };
   double Next(double probability, uint64_t observed, double seconds, double target) const;
 

@@ -386,6 +386,28 @@ TEST(AdaptiveSamplerTest, RespectsTheBoundsAndRisesWhenNothingIsKept) {
   EXPECT_DOUBLE_EQ(ProbabilityOf(sampler, "s", "op"), 0.5);  // wants 2: held at the max
 }
 
+TEST(AdaptiveSamplerTest, ManySpanNamesStayBoundedAndIdleOperationsAreForgotten) {
+  AdaptiveSamplingConfig config;
+  config.target_traces_per_second = 10;
+  config.initial_sampling_probability = 1;
+  AdaptiveSampler sampler(config);
+  // A span name per request id: only the first kMaxOperationsPerService become operations;
+  // the others' traces still count toward the service's rate.
+  const size_t names = AdaptiveSampler::kMaxOperationsPerService + 1000;
+  for (size_t i = 0; i < names; ++i) sampler.ObserveTraces("ids", absl::StrCat("GET /u/", i), 10);
+  sampler.Recalculate(absl::Seconds(1));
+  const SamplingStrategy strategy = sampler.StrategyFor("ids");
+  EXPECT_EQ(strategy.operations->probabilities.size(), AdaptiveSampler::kMaxOperationsPerService);
+  // 10 traces/s for each of them all, at p=1: the service's rate is names * 10.
+  EXPECT_NEAR(strategy.probability, 10.0 / (static_cast<double>(names) * 10), 1e-9);
+
+  sampler.ObserveTraces("idle", "once", 1);
+  for (int i = 0; i <= AdaptiveSampler::kForgetAfterIntervals + 1; ++i) {
+    sampler.Recalculate(absl::Seconds(1));
+  }
+  EXPECT_TRUE(sampler.StrategyFor("idle").operations->probabilities.empty());
+}
+
 // perOperationStrategies[operation == op].probabilisticSampling.samplingRate, or -1.
 double OperationProbability(const std::string& body, std::string_view op) {
   simdjson::dom::parser parser;
