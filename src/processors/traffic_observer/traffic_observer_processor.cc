@@ -63,10 +63,17 @@ void CountRootSpans(
         WireReader span(ss.bytes());
         std::string_view name;
         bool root = true;
+        bool named = false;
         while (span.Next()) {
+          // Encoders write fields in number order, so past the name (5) nothing of
+          // interest follows: skip the attributes, events and links.
+          if (named && span.field() > 5) break;
           if (span.type() != WireReader::kLen) continue;
           if (span.field() == 4 && !span.bytes().empty()) root = false;  // parent_span_id
-          if (span.field() == 5) name = span.bytes();
+          if (span.field() == 5) {
+            name = span.bytes();
+            named = true;
+          }
         }
         if (root) ++counts[{service, name}];
       }

@@ -12,7 +12,9 @@ namespace otlpd {
 
 // Counts root spans (a trace's first span: no parent_span_id) per (service.name, span name)
 // in each request, reports the counts to `observer`, and passes the request on as it is.
-// Reads the OTLP bytes without decoding them.
+// Reads the OTLP bytes without decoding them, and a span only up to its name (field 5):
+// encoders write fields in number order, so a parent_span_id (4) written after the name
+// would be missed (the span counted as a root).
 class TrafficObserverProcessor : public Processor {
  public:
   TrafficObserverProcessor(TraceTrafficObserver* observer, ConsumerPtr next)
