@@ -1,11 +1,14 @@
 #include "extensions/jaegerremotesampling/jaeger_remote_sampling_extension.h"
 
+#include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace otlpd {
@@ -20,6 +23,52 @@ HttpResponse TextResponse(int status, std::string body) {
   return response;
 }
 
+size_t AppendToString(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+// GET `url` (otelcol's file source also takes http:// and https:// URLs).
+absl::StatusOr<std::string> Fetch(const std::string& url) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendToString);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(64 << 20));
+  const CURLcode code = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot fetch ", url, ": ", curl_easy_strerror(code)));
+  }
+  if (status != 200) {
+    return absl::UnavailableError(absl::StrCat("cannot fetch ", url, ": HTTP status ", status));
+  }
+  return body;
+}
+
+absl::StatusOr<std::string> ReadSource(const std::string& source) {
+  if (absl::StartsWith(source, "http://") || absl::StartsWith(source, "https://")) {
+    return Fetch(source);
+  }
+  std::ifstream in(source, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", source));
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat("cannot read ", source));
+  return text.str();
+}
+
 }  // namespace
 
 JaegerRemoteSamplingExtension::JaegerRemoteSamplingExtension(
@@ -32,18 +81,13 @@ JaegerRemoteSamplingExtension::JaegerRemoteSamplingExtension(
 JaegerRemoteSamplingExtension::~JaegerRemoteSamplingExtension() { Shutdown(absl::Now()); }
 
 absl::Status JaegerRemoteSamplingExtension::LoadFile() {
-  std::ifstream in(config_.file, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", config_.file));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat("cannot read ", config_.file));
+  absl::StatusOr<std::string> text = ReadSource(config_.file);
+  if (!text.ok()) return text.status();
   {
     absl::MutexLock lock(&mu_);
-    if (strategies_ != nullptr && text.str() == loaded_text_) return absl::OkStatus();
+    if (strategies_ != nullptr && *text == loaded_text_) return absl::OkStatus();
   }
-  absl::StatusOr<SamplingStrategies> parsed = ParseSamplingStrategies(text.str());
+  absl::StatusOr<SamplingStrategies> parsed = ParseSamplingStrategies(*text);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(config_.file, ": ", parsed.status().message()));
   }
@@ -51,7 +95,7 @@ absl::Status JaegerRemoteSamplingExtension::LoadFile() {
   absl::MutexLock lock(&mu_);
   const bool reload = strategies_ != nullptr;
   strategies_ = std::move(strategies);
-  loaded_text_ = text.str();
+  loaded_text_ = std::move(*text);
   if (reload) spdlog::info("{}: reloaded the sampling strategies from {}", id_, config_.file);
   return absl::OkStatus();
 }

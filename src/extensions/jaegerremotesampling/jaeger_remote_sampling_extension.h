@@ -16,10 +16,11 @@ namespace otlpd {
 
 // otelcol's jaegerremotesampling extension, HTTP side: GET /sampling?service=NAME (and
 // Jaeger collector's /api/sampling) answers the service's SamplingStrategyResponse JSON.
-// Strategies come from a Jaeger strategies file (read at Start, where a bad file fails the
-// start; re-read every reload_interval, keeping the last good one on an error), or, with
-// source.adaptive, from the traffic the pipelines report through TraceTrafficObserver
-// (fed by the traffic_observer processor), recomputed every calculation_interval.
+// Strategies come from a Jaeger strategies file (a path or an http(s):// URL, read at Start, where
+// a bad file fails the start; re-read every reload_interval, keeping the last good one on an
+// error), or, with source.adaptive, from the traffic the pipelines report through
+// TraceTrafficObserver (fed by the traffic_observer processor), recomputed every
+// calculation_interval.
 class JaegerRemoteSamplingExtension : public Extension, public TraceTrafficObserver {
  public:
   JaegerRemoteSamplingExtension(const CreateSettings& settings,

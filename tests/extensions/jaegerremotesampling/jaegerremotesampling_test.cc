@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/config_node.h"
+#include "core/http_server.h"
 #include "core/traffic_observer.h"
 #include "extensions/jaegerremotesampling/adaptive.h"
 #include "extensions/jaegerremotesampling/config.h"
@@ -312,6 +313,56 @@ TEST(JaegerRemoteSamplingTest, ReloadsTheFileAndKeepsTheLastGoodOne) {
   std::filesystem::remove(file);
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(rate(), limited);
+}
+
+TEST(JaegerRemoteSamplingTest, FileSourceMayBeAnHttpUrl) {
+  // A strategies server (the daemon's own HTTP server) whose answer the test changes.
+  absl::Mutex mu;
+  int status = 200;
+  std::string body = R"({"default_strategy": {"type": "probabilistic", "param": 0.25}})";
+  HttpServerOptions options;
+  auto server = HttpServer::Start(options, [&](HttpRequest&& request, HttpRespond respond) {
+    HttpResponse response;
+    absl::MutexLock lock(&mu);
+    response.status = request.path == "/strategies.json" ? status : 404;
+    response.body = body;
+    std::move(respond)(std::move(response));
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string url = LocalUrl((*server)->port(), "/strategies.json");
+  Fixture f(absl::StrCat("http:\n  endpoint: 127.0.0.1:0\nsource:\n  file: ", url,
+                         "\n  reload_interval: 20ms"));
+  ASSERT_TRUE(f.start.ok()) << f.start;
+  HttpClient client;
+  auto rate = [&] { return client.Get(f.Url("/sampling?service=s")).body; };
+  EXPECT_EQ(rate(),
+            R"({"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0.25}})");
+  {
+    absl::MutexLock lock(&mu);
+    status = 503;  // an error answer keeps the last good strategies
+    body = R"({"default_strategy": {"type": "probabilistic", "param": 0.5}})";
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(rate(),
+            R"({"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0.25}})");
+  {
+    absl::MutexLock lock(&mu);
+    status = 200;
+  }
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return rate() ==
+               R"({"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0.5}})";
+      },
+      absl::Seconds(10)));
+
+  // Unreachable at start: the start fails.
+  Fixture missing(absl::StrCat("http:\n  endpoint: 127.0.0.1:0\nsource:\n  file: ",
+                               LocalUrl((*server)->port(), "/absent.json")));
+  EXPECT_FALSE(missing.start.ok());
+  EXPECT_NE(missing.start.message().find("HTTP status 404"), absl::string_view::npos)
+      << missing.start;
+  (*server)->Stop();
 }
 
 // The kept traffic a service with these unsampled rates (traces/s per operation) would
