@@ -1,6 +1,6 @@
-// Spans per second through the attributes and resource processors against a pass-through
-// processor, on requests as the receiver hands them on (protobuf bytes that passed the wire
-// scan, wrapped in a Telemetry), into a consumer that completes at once.
+// Spans per second through the attributes, resource and traffic_observer processors against a
+// pass-through processor, on requests as the receiver hands them on (protobuf bytes that passed the
+// wire scan, wrapped in a Telemetry), into a consumer that completes at once.
 //
 // Two workloads: realistic traces (tests/testing/realistic_traces.h: services, operations,
 // semantic-convention attributes, ~350 B per span, requests of ~100 spans) and the standard
@@ -19,8 +19,10 @@
 #include "core/config_node.h"
 #include "core/otlp_wire.h"
 #include "core/telemetry.h"
+#include "extensions/jaegerremotesampling/jaeger_remote_sampling_extension.h"
 #include "processors/attributes/factory.h"
 #include "processors/resource/factory.h"
+#include "processors/traffic_observer/traffic_observer_processor.h"
 #include "testing/realistic_traces.h"
 
 namespace otlpd {
@@ -163,7 +165,20 @@ void BM_Resource(benchmark::State& state) {
   Run(state, W(), *p);
 }
 
+// traffic_observer feeding jaegerremotesampling's adaptive source (the real extension, not
+// serving HTTP): the cost of counting root spans per service/operation on every request.
+template <const Workload& (*W)()>
+void BM_TrafficObserver(benchmark::State& state) {
+  JaegerRemoteSamplingConfig config;
+  config.adaptive = AdaptiveSamplingConfig{};
+  JaegerRemoteSamplingExtension extension(
+      CreateSettings{{"jaegerremotesampling", "bench"}, nullptr}, config);
+  TrafficObserverProcessor p(&extension, std::make_shared<Discard>());
+  Run(state, W(), p);
+}
+
 BENCHMARK(BM_PassThrough<Realistic>)->Name("Realistic/PassThrough");
+BENCHMARK(BM_TrafficObserver<Realistic>)->Name("Realistic/TrafficObserver");
 BENCHMARK(BM_Attributes<Realistic, kUpsertEnv>)->Name("Realistic/Attributes/UpsertEveryspan");
 BENCHMARK(BM_Attributes<Realistic, kRedact>)->Name("Realistic/Attributes/Redact");
 BENCHMARK(BM_Attributes<Realistic, kFiltered>)->Name("Realistic/Attributes/IncludeRegexp");
@@ -171,6 +186,7 @@ BENCHMARK(BM_Attributes<Realistic, kNoMatch>)->Name("Realistic/Attributes/Nothin
 BENCHMARK(BM_Resource<Realistic, kResource>)->Name("Realistic/Resource/UpsertDelete");
 
 BENCHMARK(BM_PassThrough<Standard>)->Name("Standard/PassThrough");
+BENCHMARK(BM_TrafficObserver<Standard>)->Name("Standard/TrafficObserver");
 BENCHMARK(BM_Attributes<Standard, kUpsertEnv>)->Name("Standard/Attributes/UpsertEveryspan");
 BENCHMARK(BM_Attributes<Standard, kRedact>)->Name("Standard/Attributes/Redact");
 BENCHMARK(BM_Attributes<Standard, kNoMatch>)->Name("Standard/Attributes/NothingToChange");

@@ -13,11 +13,13 @@
 #include "extensions/file_storage/factory.h"
 #include "extensions/headers_setter/factory.h"
 #include "extensions/health_check/factory.h"
+#include "extensions/jaegerremotesampling/factory.h"
 #include "extensions/query/factory.h"
 #include "processors/attributes/factory.h"
 #include "processors/batch/factory.h"
 #include "processors/memory_limiter/factory.h"
 #include "processors/resource/factory.h"
+#include "processors/traffic_observer/factory.h"
 #include "receivers/otlp/factory.h"
 
 namespace otlpd {
@@ -29,6 +31,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewMemoryLimiterProcessorFactory());
   registry->Register(NewAttributesProcessorFactory());
   registry->Register(NewResourceProcessorFactory());
+  registry->Register(NewTrafficObserverProcessorFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());
@@ -39,6 +42,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewEdgeSyncExporterFactory());
 
   registry->Register(NewHealthCheckExtensionFactory());
+  registry->Register(NewJaegerRemoteSamplingExtensionFactory());
   registry->Register(NewQueryExtensionFactory());
   registry->Register(NewBearerTokenAuthExtensionFactory());
   registry->Register(NewBasicAuthExtensionFactory());

@@ -12,6 +12,7 @@ endif()
 
 file(MAKE_DIRECTORY ${DST_DIR})
 file(COPY ${SRC_DIR}/package.json ${SRC_DIR}/package-lock.json ${SRC_DIR}/send_all.js
+          ${SRC_DIR}/jaeger_sampler.js
      DESTINATION ${DST_DIR})
 
 file(SHA256 ${SRC_DIR}/package-lock.json lock_hash)

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/batch_builder.h"
 #include "core/metrics.h"
+#include "processors/batch/adaptive_batch_size.h"
 
 namespace otlpd {
 
@@ -51,10 +54,11 @@ class CallerAck {
 class BatchProcessor::Core : public std::enable_shared_from_this<Core> {
  public:
   Core(const CreateSettings& settings, const BatchProcessorConfig& config, Signal signal,
-       ConsumerPtr next)
+       ConsumerPtr next, std::function<absl::Time()> now)
       : signal_(signal),
         next_(std::move(next)),
-        send_batch_size_(static_cast<size_t>(config.send_batch_size)),
+        now_(std::move(now)),
+        adaptive_enabled_(config.adaptive.enabled),
         send_batch_max_size_(static_cast<size_t>(config.send_batch_max_size)),
         timeout_(config.timeout),
         metadata_keys_(config.metadata_keys),
@@ -75,6 +79,19 @@ class BatchProcessor::Core : public std::enable_shared_from_this<Core> {
     idle_trigger_ = metrics->GetCounter(
         "otlpd_processor_batch_idle_trigger_send", labels,
         "Number of times what was pending was sent because downstream had become idle");
+    absl::MutexLock lock(&mu_);
+    send_batch_size_ = static_cast<size_t>(config.send_batch_size);
+    if (adaptive_enabled_) {
+      adaptive_.emplace(static_cast<size_t>(config.send_batch_size),
+                        static_cast<size_t>(config.adaptive.min_send_batch_size),
+                        static_cast<size_t>(config.adaptive.max_send_batch_size),
+                        config.adaptive.target_latency);
+      send_batch_size_ = adaptive_->size();
+      adaptive_size_ = metrics->GetGauge(
+          "otlpd_processor_batch_adaptive_send_batch_size", labels,
+          "send_batch_size as the adaptive mode set it last, to hold the target export latency");
+      adaptive_size_->Set(static_cast<int64_t>(send_batch_size_));
+    }
   }
 
   void Consume(TelemetryPtr data, Completion done) {
@@ -86,7 +103,7 @@ class BatchProcessor::Core : public std::enable_shared_from_this<Core> {
       absl::MutexLock lock(&mu_);
       Shard* shard = ShardForLocked(*data);
       const bool send_now = timeout_ <= absl::ZeroDuration() || stopped_;
-      const bool fits = send_batch_max_size_ == 0 || items <= send_batch_max_size_;
+      const bool fits = items <= BatchLimit();
       if (shard == nullptr) {
         over_limit = true;
       } else if (items == 0 || (shard->pending_items == 0 && fits &&
@@ -201,7 +218,9 @@ class BatchProcessor::Core : public std::enable_shared_from_this<Core> {
     return true;
   }
 
-  size_t BatchLimit() const {
+  size_t BatchLimit() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // Adaptive: batches are cut at the current size, which stays within send_batch_max_size.
+    if (adaptive_enabled_) return send_batch_size_;
     return send_batch_max_size_ > 0 ? send_batch_max_size_ : static_cast<size_t>(-1);
   }
 
@@ -285,11 +304,12 @@ class BatchProcessor::Core : public std::enable_shared_from_this<Core> {
     batch.ranges.clear();
     send_size_->Observe(static_cast<double>(batch.items));
     TriggerCounter(batch.trigger)->Add(1);
-    next_->Consume(std::move(built), [self = shared_from_this(), shard,
+    const absl::Time start = adaptive_enabled_ ? now_() : absl::InfinitePast();
+    next_->Consume(std::move(built), [self = shared_from_this(), shard, items = batch.items, start,
                                       acks = std::move(batch.acks)](absl::Status status) mutable {
       for (auto& ack : acks) ack->Record(status);
       acks.clear();  // the last reference to an ack completes its caller
-      self->OnDownstreamDone(shard);
+      self->OnDownstreamDone(shard, items, start);
     });
   }
 
@@ -298,30 +318,42 @@ class BatchProcessor::Core : public std::enable_shared_from_this<Core> {
       send_size_->Observe(static_cast<double>(items));
       size_trigger_->Add(1);
     }
-    next_->Consume(std::move(data), [self = shared_from_this(), shard,
+    const absl::Time start = adaptive_enabled_ ? now_() : absl::InfinitePast();
+    next_->Consume(std::move(data), [self = shared_from_this(), shard, items, start,
                                      done = std::move(done)](absl::Status status) mutable {
       std::move(done)(std::move(status));
-      self->OnDownstreamDone(shard);
+      self->OnDownstreamDone(shard, items, start);
     });
   }
 
-  // A downstream consume of `shard` finished: what piled up meanwhile goes now.
-  void OnDownstreamDone(Shard* shard) {
+  // A downstream consume of `items` of `shard`, sent at `start`, finished: what piled up
+  // meanwhile goes now.
+  void OnDownstreamDone(Shard* shard, size_t items, absl::Time start) {
     std::vector<std::pair<Shard*, Batch>> ready;
+    const absl::Time end = adaptive_enabled_ ? now_() : absl::InfinitePast();
     {
       absl::MutexLock lock(&mu_);
+      if (adaptive_enabled_ && items > 0) {
+        send_batch_size_ = adaptive_->OnExport(items, end - start);
+        adaptive_size_->Set(static_cast<int64_t>(send_batch_size_));
+        // A smaller size may make what is pending a full batch already.
+        while (shard->pending_items >= send_batch_size_) {
+          ready.emplace_back(shard, TakeLocked(shard, BatchLimit(), Trigger::kSize));
+        }
+      }
       --shard->in_flight;
       if (shard->in_flight == 0 && shard->pending_items > 0) {
         TakeAllLocked(shard, Trigger::kIdle, &ready);
-        for (auto& [s, b] : ready) ++s->in_flight;
       }
+      for (auto& [s, b] : ready) ++s->in_flight;
     }
     for (auto& [s, batch] : ready) Send(s, std::move(batch));
   }
 
   const Signal signal_;
   const ConsumerPtr next_;
-  const size_t send_batch_size_;
+  const std::function<absl::Time()> now_;
+  const bool adaptive_enabled_;
   const size_t send_batch_max_size_;
   const absl::Duration timeout_;
   const std::vector<std::string> metadata_keys_;
@@ -335,14 +367,18 @@ class BatchProcessor::Core : public std::enable_shared_from_this<Core> {
 
   absl::Mutex mu_;
   absl::CondVar timer_cv_;
+  // Fixed, or set by adaptive_ after each export.
+  size_t send_batch_size_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<AdaptiveBatchSize> adaptive_ ABSL_GUARDED_BY(mu_);
+  Gauge* adaptive_size_ = nullptr;
   // Shards live as long as the processor (as in otelcol), so pointers to them stay valid.
   absl::flat_hash_map<std::string, std::unique_ptr<Shard>> shards_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 BatchProcessor::BatchProcessor(const CreateSettings& settings, const BatchProcessorConfig& config,
-                               Signal signal, ConsumerPtr next)
-    : core_(std::make_shared<Core>(settings, config, signal, std::move(next))) {}
+                               Signal signal, ConsumerPtr next, std::function<absl::Time()> now)
+    : core_(std::make_shared<Core>(settings, config, signal, std::move(next), std::move(now))) {}
 
 BatchProcessor::~BatchProcessor() {
   // Never leave a caller without its completion: flush what is pending, without waiting.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -22,10 +23,17 @@ namespace otlpd {
 // With metadata_keys, requests are batched per distinct combination of those client
 // metadata values (each combination is its own batcher), and merged batches carry exactly
 // those keys downstream.
+//
+// With adaptive.enabled, send_batch_size (the size trigger, and the size batches are split
+// at) follows AdaptiveBatchSize: after each batch's downstream completion, its measured
+// latency moves the size toward the one that holds adaptive.target_latency, within
+// [min_send_batch_size, max_send_batch_size]. The current size is the gauge
+// otlpd_processor_batch_adaptive_send_batch_size.
 class BatchProcessor : public Processor {
  public:
+  // `now` times exports for the adaptive mode (tests pass a simulated clock).
   BatchProcessor(const CreateSettings& settings, const BatchProcessorConfig& config, Signal signal,
-                 ConsumerPtr next);
+                 ConsumerPtr next, std::function<absl::Time()> now = absl::Now);
   ~BatchProcessor() override;
 
   absl::Status Start() override;

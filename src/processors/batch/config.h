@@ -22,6 +22,16 @@ struct BatchProcessorConfig : ComponentConfig {
   std::vector<std::string> metadata_keys;
   // Distinct combinations allowed; past it, requests are refused. 0 = no limit.
   int64_t metadata_cardinality_limit = 1000;
+
+  // Ours (adaptive: {...}): send_batch_size moves between the bounds to hold one batch's
+  // export latency (send to downstream completion) near target_latency; batches are also
+  // split at the current size. send_batch_size is the starting point.
+  struct Adaptive {
+    bool enabled = false;
+    absl::Duration target_latency = absl::Milliseconds(100);
+    int64_t min_send_batch_size = 128;
+    int64_t max_send_batch_size = 16384;
+  } adaptive;
 };
 
 }  // namespace otlpd

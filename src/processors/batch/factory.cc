@@ -1,6 +1,7 @@
 #include "processors/batch/factory.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -48,6 +49,34 @@ class BatchProcessorFactory : public ProcessorFactory {
                config->send_batch_max_size < config->send_batch_size) {
       node.Error("send_batch_max_size",
                  "send_batch_max_size must be greater or equal to send_batch_size");
+    }
+    ConfigNode adaptive = node.Child("adaptive");
+    BatchProcessorConfig::Adaptive& a = config->adaptive;
+    adaptive.Get("enabled", &a.enabled);
+    if (adaptive.GetDuration("target_latency", &a.target_latency) &&
+        a.target_latency <= absl::ZeroDuration()) {
+      adaptive.Error("target_latency", "target_latency must be positive");
+    }
+    if (adaptive.Get("min_send_batch_size", &a.min_send_batch_size) && a.min_send_batch_size < 1) {
+      adaptive.Error("min_send_batch_size", "min_send_batch_size must be at least 1");
+    }
+    const bool max_given = adaptive.Get("max_send_batch_size", &a.max_send_batch_size);
+    // send_batch_max_size bounds the adaptive size too (only checked when it is on).
+    const int64_t hard_max = a.enabled && config->send_batch_max_size > 0
+                                 ? config->send_batch_max_size
+                                 : std::numeric_limits<int64_t>::max();
+    if (!max_given) a.max_send_batch_size = std::min(a.max_send_batch_size, hard_max);
+    if (a.max_send_batch_size < a.min_send_batch_size) {
+      if (max_given) {
+        adaptive.Error("max_send_batch_size",
+                       "max_send_batch_size must be greater or equal to min_send_batch_size");
+      } else {
+        adaptive.Error("min_send_batch_size",
+                       "min_send_batch_size must not exceed send_batch_max_size");
+      }
+    } else if (a.max_send_batch_size > hard_max) {
+      adaptive.Error("max_send_batch_size",
+                     "max_send_batch_size must not exceed send_batch_max_size");
     }
     if (config->timeout < absl::ZeroDuration()) {
       node.Error("timeout", "timeout must be greater or equal to 0");
