@@ -3,6 +3,7 @@
 #include "core/registry.h"
 #include "exporters/debug/factory.h"
 #include "exporters/file/factory.h"
+#include "exporters/loadbalancing/factory.h"
 #include "exporters/nop/factory.h"
 #include "exporters/otlp/factory.h"
 #include "exporters/otlphttp/factory.h"
@@ -35,6 +36,8 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewDebugExporterFactory());
   registry->Register(NewNopExporterFactory());
   registry->Register(NewTieredStorageExporterFactory());
+  // Its backends are otlp exporters, built by an otlp factory of its own.
+  registry->Register(NewLoadBalancingExporterFactory(NewOtlpExporterFactory()));
 
   registry->Register(NewHealthCheckExtensionFactory());
   registry->Register(NewQueryExtensionFactory());
