@@ -34,6 +34,7 @@ struct LoadBalancingExporter::Backend {
   Counter* success = nullptr;
   Counter* failure = nullptr;
   Counter* ejection_count = nullptr;
+  Histogram* latency_ms = nullptr;
 };
 
 namespace {
@@ -135,6 +136,10 @@ LoadBalancingExporter::CreateBackend(const std::string& endpoint) {
   Labels labels = {{"exporter", id_.ToString()}, {"endpoint", endpoint}};
   b->ejection_count = metrics_->GetCounter("otelcol_loadbalancer_ejections", labels,
                                            "Passive ejections of a backend");
+  b->latency_ms =
+      metrics_->GetHistogram("otelcol_loadbalancer_backend_latency", labels,
+                             {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000},
+                             "Duration of send attempts to a backend, in milliseconds");
   labels.emplace_back("success", "true");
   b->success = metrics_->GetCounter("otelcol_loadbalancer_backend_outcome", labels,
                                     "Send attempts to a backend by outcome");
@@ -339,7 +344,9 @@ void LoadBalancingExporter::Deliver(Backend* b, QueuedRequest request) {
       if (!SleepUntil(absl::Now() + kRerouteRetry)) return;
       continue;
     }
+    const absl::Time attempt = absl::Now();
     absl::Status s = SendOnce(b, request.data);
+    b->latency_ms->Observe(absl::ToDoubleMilliseconds(absl::Now() - attempt));
     RecordOutcome(b, s);
     if (s.ok()) {
       b->queue->Commit(request.id, s);

@@ -275,6 +275,61 @@ TEST(LoadBalancingExporterTest, EjectionStopsAtMaxEjectionPercent) {
   EXPECT_EQ(h.exporter->RingMembers().size(), 2u);
 }
 
+std::string DnsConfig(const std::string& hostname, int port) {
+  return absl::StrCat(R"(
+protocol:
+  otlp:
+    tls: {insecure: true}
+    retry_on_failure: {initial_interval: 20ms, max_interval: 100ms}
+    sending_queue: {num_consumers: 2}
+resolver:
+  dns: {hostname: )",
+                      hostname, ", port: ", port, R"(, interval: 100ms, timeout: 2s}
+outlier_detection: {consecutive_errors: 1}
+)");
+}
+
+TEST(LoadBalancingExporterTest, DnsResolverFindsTheBackendsAndResolvesAgain) {
+  GrpcUpstream a;
+  Harness h(DnsConfig("localhost", a.port()));
+  ASSERT_NO_FATAL_FAILURE(h.Create());
+  // localhost may also give [::1], where nothing listens: that one is ejected and what it
+  // got is re-routed, so everything still reaches the upstream on 127.0.0.1.
+  EXPECT_THAT(h.exporter->RingMembers(), ::testing::Contains(Endpoint(a)));
+  for (int r = 0; r < 4; ++r)
+    ASSERT_TRUE(ConsumeSync(*h.exporter, TraceRequest(8, r, kTraces, 1)).ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return Collect({&a}).spans.size() == 4u * kTraces; }, absl::Seconds(10)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return h.Metric("otelcol_loadbalancer_num_resolutions", {{"success", "true"}}) >= 3;
+      },
+      absl::Seconds(5)));
+  // Resolving the same addresses again changes nothing.
+  EXPECT_LE(h.Metric("otelcol_loadbalancer_ring_changes"), 3);
+}
+
+TEST(LoadBalancingExporterTest, FailedResolutionKeepsTheLastBackends) {
+  GrpcUpstream a;
+  Harness h(DnsConfig("no-such-host.invalid", a.port()));
+  ASSERT_NO_FATAL_FAILURE(h.Create());
+  EXPECT_TRUE(h.exporter->RingMembers().empty());
+  EXPECT_EQ(ConsumeSync(*h.exporter, TraceRequest(9, 0, 3, 1)).code(),
+            absl::StatusCode::kUnavailable);
+  // As if an earlier resolution had found `a`: later failures leave it in place.
+  h.exporter->SetBackends({Endpoint(a)});
+  const double failed = h.Metric("otelcol_loadbalancer_num_resolutions", {{"success", "false"}});
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return h.Metric("otelcol_loadbalancer_num_resolutions", {{"success", "false"}}) >=
+               failed + 2;
+      },
+      absl::Seconds(5)));
+  EXPECT_THAT(h.exporter->RingMembers(), ::testing::ElementsAre(Endpoint(a)));
+  ASSERT_TRUE(ConsumeSync(*h.exporter, TraceRequest(9, 1, 3, 1)).ok());
+  EXPECT_TRUE(WaitUntil([&] { return Collect({&a}).spans.size() == 3u; }, absl::Seconds(5)));
+}
+
 TEST(LoadBalancingExporterTest, NoBackendRefusesRetryably) {
   GrpcUpstream a;
   Harness h(Config({Endpoint(a)}));
