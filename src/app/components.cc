@@ -4,6 +4,7 @@
 #include "exporters/debug/factory.h"
 #include "exporters/edge_sync/factory.h"
 #include "exporters/file/factory.h"
+#include "exporters/loadbalancing/factory.h"
 #include "exporters/nop/factory.h"
 #include "exporters/otlp/factory.h"
 #include "exporters/otlphttp/factory.h"
@@ -40,6 +41,8 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewNopExporterFactory());
   registry->Register(NewTieredStorageExporterFactory());
   registry->Register(NewEdgeSyncExporterFactory());
+  // Its backends are otlp exporters, built by an otlp factory of its own.
+  registry->Register(NewLoadBalancingExporterFactory(NewOtlpExporterFactory()));
 
   registry->Register(NewHealthCheckExtensionFactory());
   registry->Register(NewJaegerRemoteSamplingExtensionFactory());
