@@ -17,6 +17,7 @@
 #include "processors/batch/factory.h"
 #include "processors/filter/factory.h"
 #include "processors/memory_limiter/factory.h"
+#include "processors/redaction/factory.h"
 #include "processors/resource/factory.h"
 #include "receivers/otlp/factory.h"
 
@@ -30,6 +31,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewAttributesProcessorFactory());
   registry->Register(NewResourceProcessorFactory());
   registry->Register(NewFilterProcessorFactory());
+  registry->Register(NewRedactionProcessorFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());
