@@ -140,7 +140,20 @@ FilterState& StateForThread() {
 class FilterWalker : public ottl::Item {
  public:
   FilterWalker(const FilterProcessor& p, Workspace& ws)
-      : p_(p), c_(p.config_), ws_(ws), st_(StateForThread()) {}
+      : p_(p), c_(p.config_), ws_(ws), st_(StateForThread()) {
+    auto uses = [](const FilterProcessorConfig::Conditions* cs) {
+      if (cs == nullptr) return false;
+      for (const ottl::Condition& c : *cs) {
+        if (c.Uses(Field::kAttribute)) return true;
+      }
+      return false;
+    };
+    uses_attrs_[static_cast<int>(ottl::Context::kSpan)] =
+        uses(c_.span.get()) || c_.spans_include.has_value() || c_.spans_exclude.has_value();
+    uses_attrs_[static_cast<int>(ottl::Context::kSpanEvent)] = uses(c_.spanevent.get());
+    uses_attrs_[static_cast<int>(ottl::Context::kDataPoint)] = uses(c_.datapoint.get());
+    uses_attrs_[static_cast<int>(ottl::Context::kLog)] = uses(c_.log_record.get());
+  }
 
   // False if the request is malformed or a condition failed with error_mode: propagate.
   bool Run(std::string_view request) {
@@ -162,10 +175,9 @@ class FilterWalker : public ottl::Item {
   // ottl::Item.
   Value Get(Field field, std::string_view key) override {
     switch (field) {
-      case Field::kAttribute: {
-        if (!attrs_loaded_) LoadAttributes();
+      case Field::kAttribute:
+        if (!scanned_) ScanItem();
         return Attribute(ws_.attrs, key);
-      }
       case Field::kResourceAttribute:
         LoadResource();
         return Attribute(ws_.resource, key);
@@ -189,19 +201,19 @@ class FilterWalker : public ottl::Item {
       case ottl::Context::kSpan:
         switch (field) {
           case Field::kName:
-            return StrField(item_, kSpanName);
+            return ItemStr(kSpanName);
           case Field::kKind:
-            return IntField(item_, kSpanKind);
+            return ItemInt(kSpanKind);
           case Field::kStartTime:
-            return IntField(item_, kSpanStart);
+            return ItemInt(kSpanStart);
           case Field::kEndTime:
-            return IntField(item_, kSpanEnd);
+            return ItemInt(kSpanEnd);
           case Field::kStatusCode:
           case Field::kStatusMessage: {
-            WireField status;
             std::string_view s;
-            if (FindLast(item_, kSpanStatus, &status) && status.type == attraction::kWireLen) {
-              s = status.payload;
+            if (const WireField* status = ItemField(kSpanStatus);
+                status != nullptr && status->type == attraction::kWireLen) {
+              s = status->payload;
             }
             return field == Field::kStatusCode ? IntField(s, kStatusCode)
                                                : StrField(s, kStatusMessage);
@@ -211,21 +223,21 @@ class FilterWalker : public ottl::Item {
         }
         break;
       case ottl::Context::kSpanEvent:
-        if (field == Field::kName) return StrField(item_, kEventName);
-        if (field == Field::kTime) return IntField(item_, kEventTime);
+        if (field == Field::kName) return ItemStr(kEventName);
+        if (field == Field::kTime) return ItemInt(kEventTime);
         break;
       case ottl::Context::kLog:
         switch (field) {
           case Field::kTime:
-            return IntField(item_, kLogTime);
+            return ItemInt(kLogTime);
           case Field::kObservedTime:
-            return IntField(item_, kObservedTime);
+            return ItemInt(kObservedTime);
           case Field::kSeverityNumber:
-            return IntField(item_, kSeverityNumber);
+            return ItemInt(kSeverityNumber);
           case Field::kSeverityText:
-            return StrField(item_, kSeverityText);
+            return ItemStr(kSeverityText);
           case Field::kEventName:
-            return StrField(item_, kLogEventName);
+            return ItemStr(kLogEventName);
           case Field::kBody:
             return Body();
           default:
@@ -233,18 +245,18 @@ class FilterWalker : public ottl::Item {
         }
         break;
       case ottl::Context::kMetric:
-        if (field == Field::kName) return StrField(item_, kMetricName);
-        if (field == Field::kDescription) return StrField(item_, kMetricDescription);
-        if (field == Field::kUnit) return StrField(item_, kMetricUnit);
+        if (field == Field::kName) return ItemStr(kMetricName);
+        if (field == Field::kDescription) return ItemStr(kMetricDescription);
+        if (field == Field::kUnit) return ItemStr(kMetricUnit);
         break;
       case ottl::Context::kDataPoint:
-        if (field == Field::kStartTime) return IntField(item_, kPointStart);
-        if (field == Field::kTime) return IntField(item_, kPointTime);
+        if (field == Field::kStartTime) return ItemInt(kPointStart);
+        if (field == Field::kTime) return ItemInt(kPointTime);
         if (field == Field::kCount) {
           // Histogram, exponential histogram and summary points count (fixed64 field 4);
           // number points have none.
           if (member_ != 9 && member_ != 10 && member_ != 11) return Value::Nil();
-          return IntField(item_, kPointCount);
+          return ItemInt(kPointCount);
         }
         break;
     }
@@ -274,6 +286,44 @@ class FilterWalker : public ottl::Item {
     return Value::Int(static_cast<int64_t>(f.scalar));
   }
 
+  // The item's fields, read in one pass on the first access: where the last occurrence of
+  // each field numbered below kCachedFields starts (copying whole WireFields here would
+  // stall on store forwarding), and its attributes.
+  static constexpr uint32_t kCachedFields = 17;
+  void ScanItem() {
+    scanned_ = true;
+    for (const char*& a : at_) a = nullptr;
+    ws_.attrs.Clear();
+    WireReader r(item_);
+    WireField f;
+    while (r.Next(&f)) {
+      if (want_attrs_ && f.number == attributes_field_ && f.type == attraction::kWireLen) {
+        ws_.attrs.AddField(f, &ws_.scratch);
+      }
+      if (f.number < kCachedFields) at_[f.number] = f.begin;
+    }
+  }
+  const WireField* ItemField(uint32_t number) {
+    if (!scanned_) ScanItem();
+    if (at_[number] == nullptr) return nullptr;
+    WireReader r(std::string_view(at_[number], item_.data() + item_.size() - at_[number]));
+    return r.Next(&field_) ? &field_ : nullptr;
+  }
+  Value ItemStr(uint32_t number) {
+    const WireField* f = ItemField(number);
+    if (f == nullptr || f->type != attraction::kWireLen) return Value::Str({});
+    return Value::Str(f->payload);
+  }
+  Value ItemInt(uint32_t number) {
+    const WireField* f = ItemField(number);
+    if (f == nullptr) return Value::Int(0);
+    if (f->type == attraction::kWireVarint &&
+        (number == kSpanKind || number == kSeverityNumber || number == kStatusCode)) {
+      return Value::Int(static_cast<int32_t>(f->scalar));
+    }
+    return Value::Int(static_cast<int64_t>(f->scalar));
+  }
+
   Value Attribute(const attraction::AttrMap& attrs, std::string_view key) {
     const int i = attrs.Find(key);
     if (i < 0) return Value::Nil();
@@ -300,16 +350,6 @@ class FilterWalker : public ottl::Item {
     }
     if (!seen) return Value::Nil();
     return ToValue(attraction::DecodeValue(body, &ws_.scratch), body);
-  }
-
-  void LoadAttributes() {
-    attrs_loaded_ = true;
-    ws_.attrs.Clear();
-    WireReader r(item_);
-    WireField f;
-    while (r.Next(&f)) {
-      if (f.IsLen(attributes_field_)) ws_.attrs.AddField(f, &ws_.scratch);
-    }
   }
 
   void LoadResource() {
@@ -380,7 +420,8 @@ class FilterWalker : public ottl::Item {
     context_ = context;
     item_ = item;
     attributes_field_ = attributes_field;
-    attrs_loaded_ = false;
+    scanned_ = false;
+    want_attrs_ = uses_attrs_[static_cast<int>(context)];
   }
 
   // Cuts field `f` out of the request; returns the change of size.
@@ -459,14 +500,14 @@ class FilterWalker : public ottl::Item {
                                        &ws_.scratch);
     }
     LoadScope();
-    if (!attrs_loaded_) LoadAttributes();
+    if (!scanned_) ScanItem();
     in.resource = &ws_.resource;
     in.service_name = service_name_;
     in.scope_name = scope_name_;
     in.scope_version = scope_version_;
     in.attributes = &ws_.attrs;
-    in.span_name = StrField(item_, kSpanName).str;
-    in.span_kind = static_cast<int32_t>(IntField(item_, kSpanKind).i);
+    in.span_name = ItemStr(kSpanName).str;
+    in.span_kind = static_cast<int32_t>(ItemInt(kSpanKind).i);
     auto matches = [&](const MatchProperties& mp) {
       return mp.MatchesResource(in, &ws_.scratch) && mp.MatchesScope(in) &&
              mp.MatchesItem(in, &ws_.scratch);
@@ -591,7 +632,11 @@ class FilterWalker : public ottl::Item {
   ottl::Context context_ = ottl::Context::kSpan;
   std::string_view item_;
   uint32_t attributes_field_ = 0;
-  bool attrs_loaded_ = false;
+  bool scanned_ = false;
+  bool want_attrs_ = false;
+  bool uses_attrs_[5] = {};  // by context: whether a condition reads attributes["k"]
+  const char* at_[kCachedFields] = {};
+  WireField field_;
   std::string_view metric_;
   uint32_t member_ = 0;
 
