@@ -1,5 +1,5 @@
-// Spans per second through the attributes, resource and traffic_observer processors against a
-// pass-through processor, on requests as the receiver hands them on (protobuf bytes that passed the
+// Spans per second through the attributes, resource, filter, redaction and traffic_observer
+// processors against a pass-through processor, on requests as the receiver hands them on (protobuf bytes that passed the
 // wire scan, wrapped in a Telemetry), into a consumer that completes at once.
 //
 // Two workloads: realistic traces (tests/testing/realistic_traces.h: services, operations,
@@ -21,6 +21,8 @@
 #include "core/telemetry.h"
 #include "extensions/jaegerremotesampling/jaeger_remote_sampling_extension.h"
 #include "processors/attributes/factory.h"
+#include "processors/filter/factory.h"
+#include "processors/redaction/factory.h"
 #include "processors/resource/factory.h"
 #include "processors/traffic_observer/traffic_observer_processor.h"
 #include "testing/realistic_traces.h"
@@ -147,6 +149,40 @@ attributes:
   - {key: k8s.node.name, action: delete}
 )yaml";
 
+// filter: health checks and internal noise dropped (otelcol README's usual conditions); on the
+// standard workload nothing matches, so every span is looked at and kept.
+constexpr char kFilterSpans[] = R"yaml(
+error_mode: ignore
+traces:
+  span:
+    - 'attributes["http.route"] == "/health"'
+    - 'kind == SPAN_KIND_INTERNAL and IsMatch(name, "^(healthz|ping)")'
+)yaml";
+// A slow-span condition that reads two timestamps of every span.
+constexpr char kFilterDuration[] = R"yaml(
+traces:
+  span:
+    - 'end_time_unix_nano - start_time_unix_nano < 1000 and status.code != STATUS_CODE_ERROR'
+)yaml";
+// Span events dropped by name.
+constexpr char kFilterEvents[] = R"yaml(
+traces:
+  spanevent:
+    - 'name == "debug.checkpoint"'
+)yaml";
+// redaction: the built-in masks (card numbers, e-mail addresses) only.
+constexpr char kRedactBuiltin[] = R"yaml(
+allow_all_keys: true
+summary: info
+)yaml";
+// otelcol README's example pattern (Visa numbers) besides the built-in masks: every string
+// value is matched.
+constexpr char kRedactPatterns[] = R"yaml(
+allow_all_keys: true
+blocked_values: ["4[0-9]{12}(?:[0-9]{3})?"]
+summary: info
+)yaml";
+
 template <const Workload& (*W)()>
 void BM_PassThrough(benchmark::State& state) {
   PassThrough p(std::make_shared<Discard>());
@@ -156,6 +192,18 @@ void BM_PassThrough(benchmark::State& state) {
 template <const Workload& (*W)(), const char* kConfig>
 void BM_Attributes(benchmark::State& state) {
   auto p = Make(*NewAttributesProcessorFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Filter(benchmark::State& state) {
+  auto p = Make(*NewFilterProcessorFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Redaction(benchmark::State& state) {
+  auto p = Make(*NewRedactionProcessorFactory(), kConfig);
   Run(state, W(), *p);
 }
 
@@ -184,6 +232,10 @@ BENCHMARK(BM_Attributes<Realistic, kRedact>)->Name("Realistic/Attributes/Redact"
 BENCHMARK(BM_Attributes<Realistic, kFiltered>)->Name("Realistic/Attributes/IncludeRegexp");
 BENCHMARK(BM_Attributes<Realistic, kNoMatch>)->Name("Realistic/Attributes/NothingToChange");
 BENCHMARK(BM_Resource<Realistic, kResource>)->Name("Realistic/Resource/UpsertDelete");
+BENCHMARK(BM_Filter<Realistic, kFilterSpans>)->Name("Realistic/Filter/Spans");
+BENCHMARK(BM_Filter<Realistic, kFilterDuration>)->Name("Realistic/Filter/Duration");
+BENCHMARK(BM_Redaction<Realistic, kRedactBuiltin>)->Name("Realistic/Redaction/Builtin");
+BENCHMARK(BM_Redaction<Realistic, kRedactPatterns>)->Name("Realistic/Redaction/Patterns");
 
 BENCHMARK(BM_PassThrough<Standard>)->Name("Standard/PassThrough");
 BENCHMARK(BM_TrafficObserver<Standard>)->Name("Standard/TrafficObserver");
@@ -191,6 +243,11 @@ BENCHMARK(BM_Attributes<Standard, kUpsertEnv>)->Name("Standard/Attributes/Upsert
 BENCHMARK(BM_Attributes<Standard, kRedact>)->Name("Standard/Attributes/Redact");
 BENCHMARK(BM_Attributes<Standard, kNoMatch>)->Name("Standard/Attributes/NothingToChange");
 BENCHMARK(BM_Resource<Standard, kResource>)->Name("Standard/Resource/UpsertDelete");
+BENCHMARK(BM_Filter<Standard, kFilterSpans>)->Name("Standard/Filter/Spans");
+BENCHMARK(BM_Filter<Standard, kFilterDuration>)->Name("Standard/Filter/Duration");
+BENCHMARK(BM_Filter<Standard, kFilterEvents>)->Name("Standard/Filter/SpanEvents");
+BENCHMARK(BM_Redaction<Standard, kRedactBuiltin>)->Name("Standard/Redaction/Builtin");
+BENCHMARK(BM_Redaction<Standard, kRedactPatterns>)->Name("Standard/Redaction/Patterns");
 
 }  // namespace
 }  // namespace otlpd

@@ -18,7 +18,9 @@
 #include "extensions/query/factory.h"
 #include "processors/attributes/factory.h"
 #include "processors/batch/factory.h"
+#include "processors/filter/factory.h"
 #include "processors/memory_limiter/factory.h"
+#include "processors/redaction/factory.h"
 #include "processors/resource/factory.h"
 #include "processors/traffic_observer/factory.h"
 #include "receivers/otlp/factory.h"
@@ -33,6 +35,8 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewAttributesProcessorFactory());
   registry->Register(NewResourceProcessorFactory());
   registry->Register(NewTrafficObserverProcessorFactory());
+  registry->Register(NewFilterProcessorFactory());
+  registry->Register(NewRedactionProcessorFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());

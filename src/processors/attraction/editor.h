@@ -35,6 +35,18 @@ class WireEditor {
   // True when nothing was edited.
   bool empty() const { return edits_.empty(); }
 
+  // The edits so far, to go back to (the filter processor edits inside a scope, then finds
+  // that nothing in it is left and drops it whole instead).
+  struct Mark {
+    size_t edits;
+    size_t pieces;
+  };
+  Mark GetMark() const { return Mark{edits_.size(), pieces_.size()}; }
+  void Rollback(const Mark& mark) {
+    edits_.resize(mark.edits);
+    pieces_.resize(mark.pieces);
+  }
+
   // Starts an edit replacing [begin, end) of the original; Append adds its replacement.
   // Edits must come in order and not overlap.
   void Replace(const char* begin, const char* end);
