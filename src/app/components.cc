@@ -16,6 +16,7 @@
 #include "processors/attributes/factory.h"
 #include "processors/batch/factory.h"
 #include "processors/memory_limiter/factory.h"
+#include "processors/probabilistic_sampler/factory.h"
 #include "processors/resource/factory.h"
 #include "receivers/otlp/factory.h"
 
@@ -28,6 +29,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewMemoryLimiterProcessorFactory());
   registry->Register(NewAttributesProcessorFactory());
   registry->Register(NewResourceProcessorFactory());
+  registry->Register(NewProbabilisticSamplerFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());
