@@ -18,6 +18,7 @@
 #include "processors/memory_limiter/factory.h"
 #include "processors/probabilistic_sampler/factory.h"
 #include "processors/resource/factory.h"
+#include "processors/rule_sampler/factory.h"
 #include "receivers/otlp/factory.h"
 
 namespace otlpd {
@@ -30,6 +31,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewAttributesProcessorFactory());
   registry->Register(NewResourceProcessorFactory());
   registry->Register(NewProbabilisticSamplerFactory());
+  registry->Register(NewRuleSamplerFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());
