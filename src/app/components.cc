@@ -13,6 +13,7 @@
 #include "extensions/headers_setter/factory.h"
 #include "extensions/health_check/factory.h"
 #include "extensions/query/factory.h"
+#include "processors/adaptive_sampler/factory.h"
 #include "processors/attributes/factory.h"
 #include "processors/batch/factory.h"
 #include "processors/memory_limiter/factory.h"
@@ -32,6 +33,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewResourceProcessorFactory());
   registry->Register(NewProbabilisticSamplerFactory());
   registry->Register(NewRuleSamplerFactory());
+  registry->Register(NewAdaptiveSamplerFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());

@@ -28,6 +28,7 @@ constexpr uint32_t kKeyValueValue = 2;
 // Span.
 constexpr uint32_t kSpanTraceId = 1;
 constexpr uint32_t kSpanTraceState = 3;
+constexpr uint32_t kSpanParentSpanId = 4;
 constexpr uint32_t kSpanName = 5;
 constexpr uint32_t kSpanKind = 6;
 constexpr uint32_t kSpanStart = 7;
@@ -126,6 +127,9 @@ bool ParseSpan(const WireField& span, ItemView* view, ItemRecord* record) {
           record->trace_state_begin = f.begin;
           record->trace_state_end = f.end;
         }
+        break;
+      case kSpanParentSpanId:
+        if (f.type == attraction::kWireLen) view->has_parent = !f.payload.empty();
         break;
       case kSpanName:
         if (f.type == attraction::kWireLen) view->name = f.payload;

@@ -24,6 +24,7 @@ struct ItemView {
   std::string_view trace_id;     // as found (empty when absent)
   std::string_view trace_state;  // spans only
   std::string_view name;         // span name
+  bool has_parent = false;       // a span with a parent_span_id (not a trace's root)
   int32_t kind = 0;              // span kind
   int32_t status_code = 0;       // span status code
   uint64_t start_unix_nano = 0;  // span start, or log record time
