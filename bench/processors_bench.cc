@@ -1,4 +1,4 @@
-// Spans per second through the attributes and resource processors against a pass-through
+// Spans per second through the attributes, resource and sampling processors against a pass-through
 // processor, on requests as the receiver hands them on (protobuf bytes that passed the wire
 // scan, wrapped in a Telemetry), into a consumer that completes at once.
 //
@@ -19,8 +19,11 @@
 #include "core/config_node.h"
 #include "core/otlp_wire.h"
 #include "core/telemetry.h"
+#include "processors/adaptive_sampler/factory.h"
 #include "processors/attributes/factory.h"
+#include "processors/probabilistic_sampler/factory.h"
 #include "processors/resource/factory.h"
+#include "processors/rule_sampler/factory.h"
 #include "testing/realistic_traces.h"
 
 namespace otlpd {
@@ -145,6 +148,43 @@ attributes:
   - {key: k8s.node.name, action: delete}
 )yaml";
 
+// The samplers: 10 % proportional (the default mode), otelcol's legacy hash_seed, 100 %
+// (every span kept and its trace_state written: the most rewriting), a rule set matching on
+// service, span name, kind and an attribute, and the adaptive sampler per service.
+constexpr char kProbabilistic10[] = "sampling_percentage: 10";
+constexpr char kHashSeed10[] = "{sampling_percentage: 10, hash_seed: 7}";
+constexpr char kProbabilistic100[] = "sampling_percentage: 100";
+constexpr char kRules[] = R"yaml(
+default_sampling_percentage: 10
+rules:
+  - {name: health, span_name: {regex: "^GET /health"}, drop: true}
+  - {name: errors, status_code: ERROR, sampling_percentage: 100}
+  - {name: checkout, service_name: checkout, span_kind: SERVER, sampling_percentage: 50}
+  - {name: admin, attributes: [{key: user.id, regex: "^admin"}], sampling_percentage: 100}
+)yaml";
+constexpr char kAdaptive[] = R"yaml(
+goal_spans_per_second: 5000
+adjustment_interval: 1s
+)yaml";
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Probabilistic(benchmark::State& state) {
+  auto p = Make(*NewProbabilisticSamplerFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Rule(benchmark::State& state) {
+  auto p = Make(*NewRuleSamplerFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Adaptive(benchmark::State& state) {
+  auto p = Make(*NewAdaptiveSamplerFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
 template <const Workload& (*W)()>
 void BM_PassThrough(benchmark::State& state) {
   PassThrough p(std::make_shared<Discard>());
@@ -175,6 +215,14 @@ BENCHMARK(BM_Attributes<Standard, kUpsertEnv>)->Name("Standard/Attributes/Upsert
 BENCHMARK(BM_Attributes<Standard, kRedact>)->Name("Standard/Attributes/Redact");
 BENCHMARK(BM_Attributes<Standard, kNoMatch>)->Name("Standard/Attributes/NothingToChange");
 BENCHMARK(BM_Resource<Standard, kResource>)->Name("Standard/Resource/UpsertDelete");
+BENCHMARK(BM_Probabilistic<Standard, kProbabilistic10>)->Name("Standard/Probabilistic/10pct");
+BENCHMARK(BM_Probabilistic<Standard, kHashSeed10>)->Name("Standard/Probabilistic/HashSeed10pct");
+BENCHMARK(BM_Probabilistic<Standard, kProbabilistic100>)->Name("Standard/Probabilistic/100pct");
+BENCHMARK(BM_Rule<Standard, kRules>)->Name("Standard/Rule/FourRules");
+BENCHMARK(BM_Adaptive<Standard, kAdaptive>)->Name("Standard/Adaptive/5kPerService");
+BENCHMARK(BM_Probabilistic<Realistic, kProbabilistic10>)->Name("Realistic/Probabilistic/10pct");
+BENCHMARK(BM_Rule<Realistic, kRules>)->Name("Realistic/Rule/FourRules");
+BENCHMARK(BM_Adaptive<Realistic, kAdaptive>)->Name("Realistic/Adaptive/5kPerService");
 
 }  // namespace
 }  // namespace otlpd

@@ -1,5 +1,6 @@
 #include "processors/sampling_wire/item_walker.h"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -88,9 +89,28 @@ std::optional<attraction::Value> FindAttribute(std::string_view message, uint32_
   WireField f;
   while (r.Next(&f)) {
     if (!f.IsLen(field)) continue;
+    // Most KeyValues start with their key (field 1, one-byte length): compare it in place
+    // and skip the others without parsing them.
+    const std::string_view kv = f.payload;
+    if (kv.size() >= 2 && kv[0] == 0x0a && static_cast<uint8_t>(kv[1]) < 0x80) {
+      const size_t length = static_cast<uint8_t>(kv[1]);
+      if (length != key.size() || kv.size() < 2 + length ||
+          std::memcmp(kv.data() + 2, key.data(), length) != 0) {
+        // A second key field later in the KeyValue (merge rules: the last wins) is possible
+        // in principle; only a full parse can tell, so such odd encodings take it.
+        if (kv.size() == 2 + length || kv[2 + length] == 0x12) {
+          // key then value: the usual shape, and not our key.
+          if (kv.size() == 2 + length) continue;
+          uint64_t value_length = 0;
+          const char* p =
+              attraction::ReadVarint(kv.data() + 3 + length, kv.data() + kv.size(), &value_length);
+          if (p != nullptr && p + value_length == kv.data() + kv.size()) continue;
+        }
+      }
+    }
     std::string_view k;
     std::string_view v;
-    if (ReadKeyValue(f.payload, &k, &v) && k == key) found = attraction::DecodeValue(v, scratch);
+    if (ReadKeyValue(kv, &k, &v) && k == key) found = attraction::DecodeValue(v, scratch);
   }
   return found;
 }
