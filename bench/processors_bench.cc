@@ -1,6 +1,7 @@
-// Spans per second through the attributes, resource, filter, redaction and traffic_observer
-// processors against a pass-through processor, on requests as the receiver hands them on (protobuf bytes that passed the
-// wire scan, wrapped in a Telemetry), into a consumer that completes at once.
+// Spans per second through the attributes, resource, filter, redaction, traffic_observer and
+// sampling processors against a pass-through processor, on requests as the receiver hands them
+// on (protobuf bytes that passed the wire scan, wrapped in a Telemetry), into a consumer that
+// completes at once.
 //
 // Two workloads: realistic traces (tests/testing/realistic_traces.h: services, operations,
 // semantic-convention attributes, ~350 B per span, requests of ~100 spans) and the standard
@@ -20,10 +21,13 @@
 #include "core/otlp_wire.h"
 #include "core/telemetry.h"
 #include "extensions/jaegerremotesampling/jaeger_remote_sampling_extension.h"
+#include "processors/adaptive_sampler/factory.h"
 #include "processors/attributes/factory.h"
 #include "processors/filter/factory.h"
+#include "processors/probabilistic_sampler/factory.h"
 #include "processors/redaction/factory.h"
 #include "processors/resource/factory.h"
+#include "processors/rule_sampler/factory.h"
 #include "processors/traffic_observer/traffic_observer_processor.h"
 #include "testing/realistic_traces.h"
 
@@ -183,6 +187,43 @@ blocked_values: ["4[0-9]{12}(?:[0-9]{3})?"]
 summary: info
 )yaml";
 
+// The samplers: 10 % proportional (the default mode), otelcol's legacy hash_seed, 100 %
+// (every span kept and its trace_state written: the most rewriting), a rule set matching on
+// service, span name, kind and an attribute, and the adaptive sampler per service.
+constexpr char kProbabilistic10[] = "sampling_percentage: 10";
+constexpr char kHashSeed10[] = "{sampling_percentage: 10, hash_seed: 7}";
+constexpr char kProbabilistic100[] = "sampling_percentage: 100";
+constexpr char kRules[] = R"yaml(
+default_sampling_percentage: 10
+rules:
+  - {name: health, span_name: {regex: "^GET /health"}, drop: true}
+  - {name: errors, status_code: ERROR, sampling_percentage: 100}
+  - {name: checkout, service_name: checkout, span_kind: SERVER, sampling_percentage: 50}
+  - {name: admin, attributes: [{key: user.id, regex: "^admin"}], sampling_percentage: 100}
+)yaml";
+constexpr char kAdaptive[] = R"yaml(
+goal_spans_per_second: 5000
+adjustment_interval: 1s
+)yaml";
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Probabilistic(benchmark::State& state) {
+  auto p = Make(*NewProbabilisticSamplerFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Rule(benchmark::State& state) {
+  auto p = Make(*NewRuleSamplerFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
+template <const Workload& (*W)(), const char* kConfig>
+void BM_Adaptive(benchmark::State& state) {
+  auto p = Make(*NewAdaptiveSamplerFactory(), kConfig);
+  Run(state, W(), *p);
+}
+
 template <const Workload& (*W)()>
 void BM_PassThrough(benchmark::State& state) {
   PassThrough p(std::make_shared<Discard>());
@@ -248,6 +289,14 @@ BENCHMARK(BM_Filter<Standard, kFilterDuration>)->Name("Standard/Filter/Duration"
 BENCHMARK(BM_Filter<Standard, kFilterEvents>)->Name("Standard/Filter/SpanEvents");
 BENCHMARK(BM_Redaction<Standard, kRedactBuiltin>)->Name("Standard/Redaction/Builtin");
 BENCHMARK(BM_Redaction<Standard, kRedactPatterns>)->Name("Standard/Redaction/Patterns");
+BENCHMARK(BM_Probabilistic<Standard, kProbabilistic10>)->Name("Standard/Probabilistic/10pct");
+BENCHMARK(BM_Probabilistic<Standard, kHashSeed10>)->Name("Standard/Probabilistic/HashSeed10pct");
+BENCHMARK(BM_Probabilistic<Standard, kProbabilistic100>)->Name("Standard/Probabilistic/100pct");
+BENCHMARK(BM_Rule<Standard, kRules>)->Name("Standard/Rule/FourRules");
+BENCHMARK(BM_Adaptive<Standard, kAdaptive>)->Name("Standard/Adaptive/5kPerService");
+BENCHMARK(BM_Probabilistic<Realistic, kProbabilistic10>)->Name("Realistic/Probabilistic/10pct");
+BENCHMARK(BM_Rule<Realistic, kRules>)->Name("Realistic/Rule/FourRules");
+BENCHMARK(BM_Adaptive<Realistic, kAdaptive>)->Name("Realistic/Adaptive/5kPerService");
 
 }  // namespace
 }  // namespace otlpd

@@ -16,12 +16,15 @@
 #include "extensions/health_check/factory.h"
 #include "extensions/jaegerremotesampling/factory.h"
 #include "extensions/query/factory.h"
+#include "processors/adaptive_sampler/factory.h"
 #include "processors/attributes/factory.h"
 #include "processors/batch/factory.h"
 #include "processors/filter/factory.h"
 #include "processors/memory_limiter/factory.h"
+#include "processors/probabilistic_sampler/factory.h"
 #include "processors/redaction/factory.h"
 #include "processors/resource/factory.h"
+#include "processors/rule_sampler/factory.h"
 #include "processors/traffic_observer/factory.h"
 #include "receivers/otlp/factory.h"
 
@@ -37,6 +40,9 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewTrafficObserverProcessorFactory());
   registry->Register(NewFilterProcessorFactory());
   registry->Register(NewRedactionProcessorFactory());
+  registry->Register(NewProbabilisticSamplerFactory());
+  registry->Register(NewRuleSamplerFactory());
+  registry->Register(NewAdaptiveSamplerFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());

@@ -1,0 +1,78 @@
+// Sampling on a request's OTLP protobuf bytes, without decoding it: the spans or log records
+// are walked, a sampler decides on each from a view of the fields it needs, and only what
+// changes is re-encoded: dropped items (and scopes and resources left empty) are cut out, a
+// kept span's trace_state replaced, a kept log record's sampling attributes set. Shared by
+// probabilistic_sampler, rule_sampler and adaptive_sampler.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "core/telemetry.h"
+#include "processors/attraction/scratch.h"
+#include "processors/attraction/value.h"
+#include "processors/consistent_sampling/tracestate.h"
+
+namespace otlpd::sampling_wire {
+
+// One span or log record, as the sampler sees it. Views point into the request.
+struct ItemView {
+  std::string_view payload;      // the item's encoding
+  std::string_view trace_id;     // as found (empty when absent)
+  std::string_view trace_state;  // spans only
+  std::string_view name;         // span name
+  bool has_parent = false;       // a span with a parent_span_id (not a trace's root)
+  int32_t kind = 0;              // span kind
+  int32_t status_code = 0;       // span status code
+  uint64_t start_unix_nano = 0;  // span start, or log record time
+  uint64_t end_unix_nano = 0;
+  // The resource's service.name as a string ("" when absent), and the resource's encoding.
+  std::string_view service_name;
+  std::string_view resource;
+  uint32_t attributes_field = 0;  // 9 for spans, 6 for log records
+
+  // The value of the item's attribute `key` (the last one, as pdata keeps), if present.
+  std::optional<attraction::Value> Attribute(std::string_view key,
+                                             attraction::Scratch* scratch) const;
+};
+
+// What to do with one item.
+struct ItemVerdict {
+  bool keep = true;
+  // Spans: the new trace_state (must stay valid until Run returns: the walker's scratch).
+  bool replace_trace_state = false;
+  std::string_view trace_state;
+  // Log records: string attributes to set (replacing ones with the same key).
+  std::string_view set_keys[2];
+  std::string_view set_values[2];
+  int set_count = 0;
+};
+
+struct WalkResult {
+  // The request to pass on: the input itself when nothing changed; null when nothing is kept.
+  TelemetryPtr data;
+  size_t items_in = 0;
+  size_t items_kept = 0;
+  // The bytes did not parse (not expected after the receiver's scan): passed on unchanged.
+  bool malformed = false;
+};
+
+using DecideFn = absl::FunctionRef<ItemVerdict(const ItemView&, attraction::Scratch*)>;
+
+// A span's verdict by `stage` (consistent_sampling::Decide on its trace id and trace_state):
+// kept spans carry the outgoing `th`. On an error (see DecisionError) a fail-closed sampler
+// drops the span; a fail-open one passes it on unchanged, except that an inconsistent
+// arriving `th` is erased and the span decided without it. `*decision` (optional) gets the
+// details.
+ItemVerdict DecideSpan(const consistent_sampling::Stage& stage, const ItemView& span,
+                       bool fail_closed, attraction::Scratch* scratch,
+                       consistent_sampling::Decision* decision = nullptr);
+
+// Walks the traces or logs request `data` (other signals are passed on unchanged), calling
+// `decide` on each item in order.
+WalkResult Walk(TelemetryPtr data, DecideFn decide);
+
+}  // namespace otlpd::sampling_wire
