@@ -251,7 +251,9 @@ absl::Status TailSamplingProcessor::Replay() {
         int64_t arrival = static_cast<int64_t>(absl::little_endian::Load64(p.data() + 1));
         TraceId id = TraceId::From(std::string_view(p.data() + 9, 16));
         int64_t spans = absl::little_endian::Load32(p.data() + 25);
-        AddRecordLocked(id, arrival, {r.position, static_cast<uint32_t>(p.size())}, spans);
+        AddRecordLocked(id, arrival,
+                        {r.position, static_cast<uint32_t>(p.size()), static_cast<uint32_t>(spans)},
+                        spans);
       } else if (p[0] == kDecisionRecord) {
         for (size_t at = 1; at + kDecisionEntry <= p.size(); at += kDecisionEntry) {
           TraceId id = TraceId::From(std::string_view(p.data() + at, 16));
@@ -306,7 +308,7 @@ void TailSamplingProcessor::AccountLocked(const PendingTrace& t, int sign) {
     apply(releasing_bytes_, cost);
     apply(releasing_traces_, uint64_t{1});
   }
-  if (sign > 0) peak_held_bytes_ = std::max(peak_held_bytes_, held_bytes_);
+  if (sign > 0) peak_held_bytes_ = std::max(peak_held_bytes_, held_bytes_ + reserved_bytes_);
 }
 
 void TailSamplingProcessor::MarkEarlyLocked(const TraceId& id, PendingTrace& t) {
@@ -367,12 +369,12 @@ void TailSamplingProcessor::DropRecordsLocked(const TraceId& id, size_t n) {
   early_queue_.push_back(id);
 }
 
-void TailSamplingProcessor::EnforceCapsLocked() {
+void TailSamplingProcessor::EnforceCapsLocked(uint64_t incoming) {
   const uint64_t cap = config_.max_buffer_bytes;
   const uint64_t target = cap - cap / 8;  // leave room for what arrives meanwhile
   const uint64_t max_traces = static_cast<uint64_t>(std::max<int64_t>(config_.num_traces, 1));
   bool woke = false;
-  while (held_bytes_ - releasing_bytes_ > target ||
+  while (held_bytes_ + reserved_bytes_ + incoming - releasing_bytes_ > target ||
          pending_.size() - releasing_traces_ > max_traces) {
     if (evict_scan_ >= arrivals_.size()) break;
     const auto [arrival, id] = arrivals_[evict_scan_++];
@@ -496,18 +498,15 @@ void TailSamplingProcessor::Consume(TelemetryPtr data, Completion done) {
       }
       // Make room by deciding the oldest traces early; refuse (retryably) only while those
       // decisions are still running.
-      reserved_bytes_ += incoming;
-      held_bytes_ += incoming;
-      EnforceCapsLocked();
-      held_bytes_ -= incoming;
-      if (held_bytes_ + reserved_bytes_ > config_.max_buffer_bytes) {
-        reserved_bytes_ -= incoming;
+      EnforceCapsLocked(incoming);
+      if (held_bytes_ + reserved_bytes_ + incoming > config_.max_buffer_bytes) {
         ++counters_.refused;
         std::move(done)(RetryableError(absl::StatusCode::kResourceExhausted,
                                        "tail_sampling buffer full (max_buffer_bytes)",
                                        absl::Milliseconds(200)));
         return;
       }
+      reserved_bytes_ += incoming;
       ++appends_in_flight_;
       append_floors_.insert(log_->end());
     }

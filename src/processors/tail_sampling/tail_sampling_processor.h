@@ -159,7 +159,9 @@ class TailSamplingProcessor : public Processor {
   void MarkEarlyLocked(const tail::TraceId& id, PendingTrace& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds (+1) or removes (-1) a trace's share of the byte and span totals.
   void AccountLocked(const PendingTrace& t, int sign) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EnforceCapsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the oldest traces for an early decision until what is held (plus `incoming`)
+  // is under the caps with room to spare.
+  void EnforceCapsLocked(uint64_t incoming = 0) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends spans of kept traces downstream; `done` gets downstream's answer.
   void Forward(std::vector<Encoded> encoded, Completion done);
   absl::Status Replay();
