@@ -17,6 +17,7 @@
 #include "processors/batch/factory.h"
 #include "processors/memory_limiter/factory.h"
 #include "processors/resource/factory.h"
+#include "processors/tail_sampling/factory.h"
 #include "receivers/otlp/factory.h"
 
 namespace otlpd {
@@ -28,6 +29,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewMemoryLimiterProcessorFactory());
   registry->Register(NewAttributesProcessorFactory());
   registry->Register(NewResourceProcessorFactory());
+  registry->Register(NewTailSamplingProcessorFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());

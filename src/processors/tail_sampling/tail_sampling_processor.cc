@@ -196,18 +196,25 @@ TailSamplingProcessor::~TailSamplingProcessor() {
     stopping_ = true;
   }
   if (decider_.joinable()) decider_.join();
-  // Downstream answers what it holds before the pipeline is torn down; wait for them, since
-  // they come back into this object.
-  absl::MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return in_flight_forwards_ == 0 && appends_in_flight_ == 0;
-  };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(30))) {
-    spdlog::error("{}: downstream still holds forwarded spans at exit", id_);
+  if (log_ == nullptr) return;
+  // Downstream answers what Shutdown handed on once the exporters shut down; wait for those
+  // answers (they come back into this object), then log the decisions they completed.
+  {
+    absl::MutexLock lock(&mu_);
+    auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return in_flight_forwards_ == 0 && appends_in_flight_ == 0;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(30))) {
+      spdlog::error("{}: downstream still holds forwarded spans at exit", id_);
+    }
+    if (!pending_.empty()) {
+      spdlog::warn("{}: {} traces stay pending in {} for the next start", id_, pending_.size(),
+                   log_->dir());
+    }
   }
-  mu_.Unlock();
+  FlushDecisionRecords(true);
+  CommitCursor();
   log_.reset();
-  mu_.Lock();
 }
 
 absl::Status TailSamplingProcessor::Start() {
@@ -766,7 +773,8 @@ void TailSamplingProcessor::FinishDecided(const std::vector<TraceId>& ids,
       AccountLocked(it->second, -1);
       it->second.deciding = false;
       AccountLocked(it->second, +1);
-      retry_.emplace_back(absl::Now() + absl::Seconds(1), ids[i]);
+      // (At shutdown it stays in the log for the next start.)
+      if (!stopping_) retry_.emplace_back(absl::Now() + absl::Seconds(1), ids[i]);
       continue;
     }
     (kept[i] ? sampled_cache_ : not_sampled_cache_).Put(ids[i], probability[i]);
@@ -879,15 +887,19 @@ void TailSamplingProcessor::Shutdown(absl::Time deadline) {
   if (decider_.joinable()) decider_.join();
   if (log_ == nullptr) return;
   if (!config_.drop_pending_traces_on_shutdown) {
-    // Decide everything pending now, with what has arrived, and wait for downstream.
-    while (absl::Now() < deadline) {
+    // Decide everything pending now, with what has arrived, and hand what is kept on. The
+    // service gives processors no time to wait for downstream (exporters answer in their own
+    // Shutdown, after this); the decisions are logged when the answers come (destructor).
+    // Deciding is bounded too: what is left stays in the log for the next start.
+    const absl::Time work_deadline = std::max(deadline, absl::Now() + absl::Seconds(10));
+    while (absl::Now() < work_deadline) {
       Round round;
       {
         absl::MutexLock lock(&mu_);
         round = TakeDueLocked(absl::Now(), true, kMaxRound);
       }
       if (round.ids.empty()) break;
-      DecideRound(std::move(round), deadline, true);
+      DecideRound(std::move(round), deadline, false);
     }
   }
   {
@@ -896,10 +908,6 @@ void TailSamplingProcessor::Shutdown(absl::Time deadline) {
       return in_flight_forwards_ == 0 && appends_in_flight_ == 0;
     };
     mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
-    if (!pending_.empty()) {
-      spdlog::warn("{}: {} traces stay pending in {} for the next start", id_, pending_.size(),
-                   log_->dir());
-    }
   }
   FlushDecisionRecords(true);
   CommitCursor();
