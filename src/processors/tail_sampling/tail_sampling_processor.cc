@@ -455,6 +455,7 @@ void TailSamplingProcessor::Consume(TelemetryPtr data, Completion done) {
   std::vector<Encoded> late_sampled;
   int64_t late_spans = 0;
   uint64_t incoming = 0;
+  storage::LogPosition floor;  // the log's end before this append: the cursor stays behind it
   {
     absl::MutexLock lock(&mu_);
     if (stopping_ || log_ == nullptr) {
@@ -515,7 +516,8 @@ void TailSamplingProcessor::Consume(TelemetryPtr data, Completion done) {
       }
       reserved_bytes_ += incoming;
       ++appends_in_flight_;
-      append_floors_.insert(log_->end());
+      floor = log_->end();
+      append_floors_.insert(floor);
     }
   }
   int n_parts = (parts.empty() ? 0 : 1) + (late_sampled.empty() ? 0 : 1);
@@ -531,11 +533,6 @@ void TailSamplingProcessor::Consume(TelemetryPtr data, Completion done) {
   std::vector<absl::Cord> records;
   records.reserve(parts.size());
   for (const Part& p : parts) records.push_back(p.record);
-  storage::LogPosition floor;
-  {
-    absl::MutexLock lock(&mu_);
-    floor = *append_floors_.rbegin();
-  }
   auto shared_parts = std::make_shared<std::vector<Part>>(std::move(parts));
   log_->Append(records, [this, shared_parts, join, floor, incoming, now_ns](
                             absl::Status s, storage::LogPosition first, storage::LogPosition) {
@@ -629,6 +626,7 @@ TailSamplingProcessor::Round TailSamplingProcessor::TakeDueLocked(absl::Time now
 }
 
 void TailSamplingProcessor::DecideLoop() {
+  bool more = false;  // a full round was just decided: more may be due at once
   while (true) {
     Round round;
     {
@@ -636,14 +634,14 @@ void TailSamplingProcessor::DecideLoop() {
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
         return stopping_ || !early_queue_.empty();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), tick_);
+      if (!more) mu_.AwaitWithTimeout(absl::Condition(&ready), tick_);
       if (stopping_) return;
       round = TakeDueLocked(absl::Now(), false, kMaxRound);
     }
-    if (!round.ids.empty()) {
-      DecideRound(std::move(round), absl::InfiniteFuture(), false);
-      continue;  // more may be due
-    }
+    more = round.ids.size() == kMaxRound;
+    if (!round.ids.empty()) DecideRound(std::move(round), absl::InfiniteFuture(), false);
+    // Log what downstream has accepted and let the cursor pass it, after every round (under
+    // steady load there is one every tick).
     FlushDecisionRecords(false);
     CommitCursor();
   }
