@@ -25,6 +25,7 @@
 #include "processors/redaction/factory.h"
 #include "processors/resource/factory.h"
 #include "processors/rule_sampler/factory.h"
+#include "processors/tail_sampling/factory.h"
 #include "processors/traffic_observer/factory.h"
 #include "receivers/otlp/factory.h"
 
@@ -43,6 +44,7 @@ void RegisterBuiltinComponents(ComponentRegistry* registry) {
   registry->Register(NewProbabilisticSamplerFactory());
   registry->Register(NewRuleSamplerFactory());
   registry->Register(NewAdaptiveSamplerFactory());
+  registry->Register(NewTailSamplingProcessorFactory());
 
   registry->Register(NewOtlpExporterFactory());
   registry->Register(NewOtlpHttpExporterFactory());
