@@ -256,11 +256,17 @@ policies: [{name: a, type: always_sample}]
   ASSERT_TRUE(WaitUntil([&] { return f.sink->spans() == 400; }, absl::Seconds(10)))
       << f.sink->spans();
   EXPECT_EQ(p->counters().decided_early, 1u);
-  EXPECT_GT(p->counters().late_spans, 0u);  // what came after its decision followed it
-  EXPECT_EQ(p->pending_traces(), 100u);     // every small trace still waits
+  // Spans of the huge trace that come after its decision follow it.
+  TracesRequest late;
+  for (int i = 0; i < 10; ++i) AddSpan(&late, "huge", huge_id, 1000 + i);
+  ASSERT_TRUE(Send(*p, late).ok());
+  ASSERT_TRUE(WaitUntil([&] { return f.sink->spans() == 410; }, absl::Seconds(10)))
+      << f.sink->spans();
+  EXPECT_GE(p->counters().late_spans, 10u);
+  EXPECT_EQ(p->pending_traces(), 100u);  // every small trace still waits
   for (const auto& [service, span] : f.sink->Spans()) EXPECT_EQ(service, "huge");
   p->Shutdown(absl::Now() + absl::Seconds(5));
-  EXPECT_EQ(f.sink->spans(), 500);
+  EXPECT_EQ(f.sink->spans(), 510);
 }
 
 TEST(TailSamplingTest, KeptTracesDownstreamRefusesAreRetried) {
