@@ -35,6 +35,11 @@
 #                                                processor does); no 50 % run
 #                      In the fwd-* modes the second otlpd runs on the load generator's core;
 #                      spans/s per core is the forwarding daemon's.
+#   BENCH_PROCESSORS   processors put in the daemon's traces pipeline (not in default-*), as
+#                      YAML flow-mapping entries, e.g. 'probabilistic_sampler: {sampling_percentage: 10}'
+#                      or 'filter: {traces: {span: ["name == \\"x\\""]}}'; their ids go in the
+#                      pipeline in order. Spans/s counts what the daemon acknowledged, so a
+#                      processor's cost is 1 - rate(with it) / rate(without) per core.
 #   BENCH_DAEMON_CPU   core the daemon is pinned to (0)
 #   BENCH_LOADGEN_CPU  core the load generator is pinned to (1)
 #   BENCH_BUILD_DIR    build directory (<repo>/build); BENCH_SKIP_BUILD=1 uses it as is
@@ -60,6 +65,7 @@ PERF=${PERF:-0}
 PERF_MODE=${PERF_MODE:-grpc}
 SEARCH_DURATION=${BENCH_SEARCH_DURATION:-5}
 DRAIN_FILL_S=${BENCH_DRAIN_FILL_S:-5}
+PROCESSORS=${BENCH_PROCESSORS:-}
 PERF_CALLGRAPH=${PERF_CALLGRAPH:-fp}
 PERF_SECONDS=10
 PERF_RECORDED_S=0
@@ -251,8 +257,28 @@ start_daemon() {
       extensions="{file_storage: {directory: $WORK/data/queue, create_directory: true}}"
       uses="[file_storage]"
     fi
+    # The processors' ids, in order: each top-level key of the BENCH_PROCESSORS mapping.
+    local processor_ids=""
+    if [[ -n $PROCESSORS ]]; then
+      # Keys are what precedes a ':' at nesting depth 0, outside quotes.
+      processor_ids=$(awk '{
+        depth = 0; q = ""; key = ""; ids = ""
+        for (i = 1; i <= length($0); i++) {
+          c = substr($0, i, 1)
+          if (q != "") { if (c == q) q = ""; continue }
+          if (c == "\"" || c == "\047") { q = c; continue }
+          if (c == "{" || c == "[") depth++
+          else if (c == "}" || c == "]") depth--
+          else if (depth == 0 && c == ":" && key != "") { gsub(/^[ ,]+|[ ]+$/, "", key); ids = ids (ids == "" ? "" : ", ") key; key = "" }
+          else if (depth == 0 && c == ",") key = ""
+          else if (depth == 0) key = key c
+        }
+        print ids }' <<<"$PROCESSORS")
+      [[ -n $processor_ids ]] || die "BENCH_PROCESSORS is not a YAML mapping's entries: $PROCESSORS"
+    fi
     cat >"$WORK/otlpd.yaml" <<EOF
 extensions: $extensions
+processors: {$PROCESSORS}
 receivers:
   otlp:
     protocols:
@@ -264,7 +290,7 @@ service:
   extensions: $uses
   telemetry: {logs: {level: warn}, metrics: {address: 127.0.0.1:$METRICS_PORT}}
   pipelines:
-    traces: {receivers: [otlp], exporters: [$(exporter_yaml "$mode" | cut -d: -f1)]}
+    traces: {receivers: [otlp], processors: [$processor_ids], exporters: [$(exporter_yaml "$mode" | cut -d: -f1)]}
 EOF
   fi
   "${DAEMON_PIN[@]}" "$OTLPD" --config "$WORK/otlpd.yaml" >"$WORK/otlpd.log" 2>&1 &
