@@ -23,12 +23,13 @@ namespace {
 constexpr uint32_t kNumHashBuckets = 0x4000;  // otelcol's 14-bit hash buckets
 constexpr std::string_view kLogThresholdKey = "sampling.threshold";
 constexpr std::string_view kLogRandomnessKey = "sampling.randomness";
+constexpr std::string_view kSpanPriorityKey = "sampling.priority";
 
 enum class Priority { kDefer, kMustSample, kDoNotSample };
 
 // otelcol's parseSpanSamplingPriority: "sampling.priority" as an int, double or numeric string.
 Priority SpanPriority(const ItemView& span, Scratch* scratch) {
-  std::optional<Value> v = span.Attribute("sampling.priority", scratch);
+  std::optional<Value> v = span.Attribute(kSpanPriorityKey, scratch);
   if (!v) return Priority::kDefer;
   double value = 0;
   switch (v->type) {
@@ -120,6 +121,12 @@ ProbabilisticSampler::ProbabilisticSampler(const CreateSettings& settings,
                       << 42;
   }
   if (percent <= 0) stage_ = cs::Stage::WithThreshold(cs::kNeverSampleThreshold);
+  if (signal == Signal::kLogs) {
+    keys_ = sampling_wire::AttributeKeys(
+        {kLogThresholdKey, kLogRandomnessKey, from_attribute_, sampling_priority_});
+  } else {
+    keys_ = sampling_wire::AttributeKeys({kSpanPriorityKey});
+  }
 
   MetricsRegistry* metrics = settings.host != nullptr ? &settings.host->metrics() : nullptr;
   if (metrics == nullptr) {
@@ -266,11 +273,12 @@ ItemVerdict ProbabilisticSampler::DecideLog(const ItemView& record, Scratch* scr
 sampling_wire::WalkResult ProbabilisticSampler::Process(TelemetryPtr data) const {
   sampling_wire::WalkResult result;
   if (signal_ == Signal::kLogs) {
-    result = sampling_wire::Walk(std::move(data),
-                                 [this](const ItemView& v, Scratch* s) { return DecideLog(v, s); });
+    result = sampling_wire::Walk(
+        std::move(data), [this](const ItemView& v, Scratch* s) { return DecideLog(v, s); }, &keys_);
   } else {
     result = sampling_wire::Walk(
-        std::move(data), [this](const ItemView& v, Scratch* s) { return DecideSpan(v, s); });
+        std::move(data), [this](const ItemView& v, Scratch* s) { return DecideSpan(v, s); },
+        &keys_);
   }
   if (result.malformed) {
     if (uint64_t n = error_log_.Add(1)) {

@@ -57,6 +57,8 @@ class ProbabilisticSampler : public Processor {
   double ratio_ = 0;
   consistent_sampling::Stage stage_;
   uint64_t hash_threshold_ = consistent_sampling::kNeverSampleThreshold;
+  // The attributes read on every item, found during the walk.
+  sampling_wire::AttributeKeys keys_;
 
   std::unique_ptr<MetricsRegistry> own_metrics_;
   Counter* sampled_true_ = nullptr;

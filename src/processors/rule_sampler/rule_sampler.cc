@@ -49,6 +49,7 @@ RuleSampler::RuleSampler(const CreateSettings& settings, const RuleSamplerConfig
       rules_(config.rules),
       fail_closed_(config.fail_closed) {
   for (const SamplingRule& rule : rules_) {
+    for (const AttributeCondition& c : rule.attributes) keys_.Add(c.key);
     stages_.push_back(rule.drop ? cs::Stage::WithThreshold(cs::kNeverSampleThreshold)
                                 : cs::Stage::Equalizing(rule.sampling_percentage / 100,
                                                         config.sampling_precision));
@@ -128,13 +129,15 @@ sampling_wire::WalkResult RuleSampler::Process(TelemetryPtr data) const {
   thread_local std::vector<uint64_t> dropped;
   kept.assign(stages_.size(), 0);
   dropped.assign(stages_.size(), 0);
-  sampling_wire::WalkResult result =
-      sampling_wire::Walk(std::move(data), [this](const ItemView& span, Scratch* scratch) {
+  sampling_wire::WalkResult result = sampling_wire::Walk(
+      std::move(data),
+      [this](const ItemView& span, Scratch* scratch) {
         const size_t rule = Match(span, scratch);
         ItemVerdict verdict = sampling_wire::DecideSpan(stages_[rule], span, fail_closed_, scratch);
         ++(verdict.keep ? kept : dropped)[rule];
         return verdict;
-      });
+      },
+      &keys_);
   if (result.malformed) {
     if (uint64_t n = malformed_log_.Add(1)) {
       spdlog::warn("{}: {} malformed request(s) passed on unsampled", id_, n);

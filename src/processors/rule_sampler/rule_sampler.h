@@ -38,6 +38,8 @@ class RuleSampler : public Processor {
   const bool fail_closed_;
   // One stage per rule, then the default's.
   std::vector<consistent_sampling::Stage> stages_;
+  // The attribute keys the rules read, found during the walk.
+  sampling_wire::AttributeKeys keys_;
 
   std::unique_ptr<MetricsRegistry> own_metrics_;
   // Per rule (then the default): spans kept and dropped.

@@ -82,6 +82,35 @@ bool ReadKeyValue(std::string_view kv, std::string_view* key, std::string_view* 
   return !r.error();
 }
 
+// A KeyValue's key and AnyValue bytes. Nearly all are encoded as key (field 1, one-byte
+// length) then value (field 2): split in place; anything else (fields out of order, repeats,
+// whose merge rules only a full parse applies) takes ReadKeyValue.
+[[gnu::noinline]] bool ReadKeyValueSlow(std::string_view kv, std::string_view* key,
+                                        std::string_view* value) {
+  return ReadKeyValue(kv, key, value);
+}
+
+inline bool SplitKeyValue(std::string_view kv, std::string_view* key, std::string_view* value) {
+  if (kv.size() >= 2 && kv[0] == 0x0a && static_cast<uint8_t>(kv[1]) < 0x80) [[likely]] {
+    const size_t length = static_cast<uint8_t>(kv[1]);
+    const size_t rest = kv.size() - 2;
+    if (rest == length) {
+      *key = kv.substr(2);
+      *value = {};
+      return true;
+    }
+    // value field with a one-byte length reaching exactly to the end
+    if (rest > length + 1 && kv[2 + length] == 0x12 &&
+        static_cast<uint8_t>(kv[3 + length]) < 0x80 &&
+        static_cast<uint8_t>(kv[3 + length]) == rest - length - 2) [[likely]] {
+      *key = std::string_view(kv.data() + 2, length);
+      *value = std::string_view(kv.data() + 4 + length, rest - length - 2);
+      return true;
+    }
+  }
+  return ReadKeyValueSlow(kv, key, value);
+}
+
 std::optional<attraction::Value> FindAttribute(std::string_view message, uint32_t field,
                                                std::string_view key, Scratch* scratch) {
   std::optional<attraction::Value> found;
@@ -89,30 +118,22 @@ std::optional<attraction::Value> FindAttribute(std::string_view message, uint32_
   WireField f;
   while (r.Next(&f)) {
     if (!f.IsLen(field)) continue;
-    // Most KeyValues start with their key (field 1, one-byte length): compare it in place
-    // and skip the others without parsing them.
-    const std::string_view kv = f.payload;
-    if (kv.size() >= 2 && kv[0] == 0x0a && static_cast<uint8_t>(kv[1]) < 0x80) {
-      const size_t length = static_cast<uint8_t>(kv[1]);
-      if (length != key.size() || kv.size() < 2 + length ||
-          std::memcmp(kv.data() + 2, key.data(), length) != 0) {
-        // A second key field later in the KeyValue (merge rules: the last wins) is possible
-        // in principle; only a full parse can tell, so such odd encodings take it.
-        if (kv.size() == 2 + length || kv[2 + length] == 0x12) {
-          // key then value: the usual shape, and not our key.
-          if (kv.size() == 2 + length) continue;
-          uint64_t value_length = 0;
-          const char* p =
-              attraction::ReadVarint(kv.data() + 3 + length, kv.data() + kv.size(), &value_length);
-          if (p != nullptr && p + value_length == kv.data() + kv.size()) continue;
-        }
-      }
-    }
     std::string_view k;
     std::string_view v;
-    if (ReadKeyValue(kv, &k, &v) && k == key) found = attraction::DecodeValue(v, scratch);
+    if (SplitKeyValue(f.payload, &k, &v) && k == key) found = attraction::DecodeValue(v, scratch);
   }
   return found;
+}
+
+// An attribute field of the item: notes its value when its key is one the walk looks for.
+[[gnu::always_inline]] inline void NoteAttribute(std::string_view kv, ItemView* view) {
+  std::string_view key;
+  std::string_view value;
+  if (!SplitKeyValue(kv, &key, &value)) return;
+  const int i = view->keys->Find(key);
+  if (i < 0) return;
+  view->found |= uint32_t{1} << i;
+  view->found_values[i] = value;
 }
 
 std::string_view ServiceName(std::string_view resource_entry, Scratch* scratch) {
@@ -133,27 +154,63 @@ std::string_view ServiceName(std::string_view resource_entry, Scratch* scratch) 
   return name;
 }
 
+// The status message's code (Status.code = 3, a varint).
+int32_t StatusCode(std::string_view status) {
+  int32_t code = 0;
+  WireReader r(status);
+  WireField s;
+  while (r.Next(&s)) {
+    if (s.IsVarint(kStatusCode)) code = static_cast<int32_t>(s.scalar);
+  }
+  return code;
+}
+
+// A span's fields, read straight off their one-byte tags (every Span field number is below
+// 16): length-delimited ones (ids, name, attributes, events, status) share one path, and
+// anything else goes through the general reader.
 bool ParseSpan(const WireField& span, ItemView* view, ItemRecord* record) {
-  WireReader r(span.payload);
+  const char* p = span.payload.data();
+  const char* const end = p + span.payload.size();
   WireField f;
-  while (r.Next(&f)) {
+  while (p < end) {
+    const uint8_t tag = static_cast<uint8_t>(*p);
+    if ((tag & 7) == attraction::kWireLen && tag >= 0x08 && tag < 0x80) [[likely]] {
+      uint64_t length = 0;
+      const char* value = attraction::ReadVarint(p + 1, end, &length);
+      if (value == nullptr || length > static_cast<uint64_t>(end - value)) return false;
+      const std::string_view payload(value, length);
+      const char* const field_begin = p;
+      p = value + length;
+      switch (tag >> 3) {
+        case kSpanAttributes:
+          if (view->keys != nullptr) NoteAttribute(payload, view);
+          break;
+        case kSpanTraceId:
+          view->trace_id = payload;
+          break;
+        case kSpanTraceState:
+          view->trace_state = payload;
+          record->trace_state_begin = field_begin;
+          record->trace_state_end = p;
+          break;
+        case kSpanParentSpanId:
+          view->has_parent = !payload.empty();
+          break;
+        case kSpanName:
+          view->name = payload;
+          break;
+        case kSpanStatus:
+          view->status_code = StatusCode(payload);
+          break;
+        default:
+          break;
+      }
+      continue;
+    }
+    WireReader r(std::string_view(p, end - p));
+    if (!r.Next(&f)) return false;
+    p = f.end;
     switch (f.number) {
-      case kSpanTraceId:
-        if (f.type == attraction::kWireLen) view->trace_id = f.payload;
-        break;
-      case kSpanTraceState:
-        if (f.type == attraction::kWireLen) {
-          view->trace_state = f.payload;
-          record->trace_state_begin = f.begin;
-          record->trace_state_end = f.end;
-        }
-        break;
-      case kSpanParentSpanId:
-        if (f.type == attraction::kWireLen) view->has_parent = !f.payload.empty();
-        break;
-      case kSpanName:
-        if (f.type == attraction::kWireLen) view->name = f.payload;
-        break;
       case kSpanKind:
         if (f.type == attraction::kWireVarint) view->kind = static_cast<int32_t>(f.scalar);
         break;
@@ -163,20 +220,11 @@ bool ParseSpan(const WireField& span, ItemView* view, ItemRecord* record) {
       case kSpanEnd:
         if (f.type == attraction::kWireFixed64) view->end_unix_nano = f.scalar;
         break;
-      case kSpanStatus:
-        if (f.type == attraction::kWireLen) {
-          WireReader sr(f.payload);
-          WireField s;
-          while (sr.Next(&s)) {
-            if (s.IsVarint(kStatusCode)) view->status_code = static_cast<int32_t>(s.scalar);
-          }
-        }
-        break;
       default:
         break;
     }
   }
-  return !r.error();
+  return true;
 }
 
 bool ParseLogRecord(const WireField& record, ItemView* view) {
@@ -186,6 +234,8 @@ bool ParseLogRecord(const WireField& record, ItemView* view) {
   while (r.Next(&f)) {
     if (f.IsLen(kLogTraceId)) {
       view->trace_id = f.payload;
+    } else if (f.IsLen(kLogAttributes)) {
+      if (view->keys != nullptr) NoteAttribute(f.payload, view);
     } else if (f.number == kLogTime && f.type == attraction::kWireFixed64) {
       view->start_unix_nano = f.scalar;
     } else if (f.number == kLogObservedTime && f.type == attraction::kWireFixed64) {
@@ -286,7 +336,23 @@ bool Changes(const ItemRecord& item, Signal signal) {
 
 }  // namespace
 
+AttributeKeys::AttributeKeys(std::initializer_list<std::string_view> keys) {
+  for (std::string_view key : keys) Add(key);
+}
+
+void AttributeKeys::Add(std::string_view key) {
+  if (key.empty() || key.size() >= 64 || count_ == kMax || Find(key) >= 0) return;
+  keys_[count_++] = std::string(key);
+  length_mask_ |= uint64_t{1} << key.size();
+}
+
 std::optional<attraction::Value> ItemView::Attribute(std::string_view key, Scratch* scratch) const {
+  if (keys != nullptr) {
+    if (const int i = keys->Find(key); i >= 0) {
+      if ((found & (uint32_t{1} << i)) == 0) return std::nullopt;
+      return attraction::DecodeValue(found_values[i], scratch);
+    }
+  }
   return FindAttribute(payload, attributes_field, key, scratch);
 }
 
@@ -294,6 +360,31 @@ ItemVerdict DecideSpan(const consistent_sampling::Stage& stage, const ItemView& 
                        bool fail_closed, Scratch* scratch,
                        consistent_sampling::Decision* decision) {
   using consistent_sampling::DecisionError;
+  namespace cs = consistent_sampling;
+  // Most spans arrive without a tracestate and with a valid trace id: then the decision is
+  // the trace id's randomness against the stage's threshold, and a kept span's tracestate is
+  // "ot=th:<threshold>", the same for every span kept by the stage (encoded once per thread).
+  // Decide below gives the same result the long way.
+  if (decision == nullptr && span.trace_state.empty() && !cs::IsInvalidTraceId(span.trace_id)) {
+    const uint64_t threshold = stage.Outgoing(std::nullopt);
+    ItemVerdict verdict;
+    verdict.keep = cs::ShouldSample(threshold, cs::RandomnessFromTraceId(span.trace_id));
+    if (!verdict.keep) return verdict;
+    thread_local uint64_t encoded_threshold = 0;
+    thread_local std::string encoded;
+    if (encoded.empty() || encoded_threshold != threshold) {
+      cs::TraceState ts;
+      ts.ot.threshold = threshold;
+      encoded.clear();
+      if (!cs::AppendTraceState(ts, &encoded).ok()) encoded.clear();
+      encoded_threshold = threshold;
+    }
+    if (!encoded.empty()) {
+      verdict.replace_trace_state = true;
+      verdict.trace_state = scratch->Copy(encoded);
+      return verdict;
+    }
+  }
   thread_local std::string buffer;
   consistent_sampling::Decision d =
       consistent_sampling::Decide(stage, span.trace_id, span.trace_state, &buffer);
@@ -318,7 +409,7 @@ ItemVerdict DecideSpan(const consistent_sampling::Stage& stage, const ItemView& 
   return verdict;
 }
 
-WalkResult Walk(TelemetryPtr data, DecideFn decide) {
+WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
   WalkResult result;
   const Signal signal = data->signal();
   if (signal == Signal::kMetrics) {
@@ -341,10 +432,12 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide) {
   while (rr.Next(&rx)) {
     if (!rx.IsLen(kResourceEntries)) continue;
     GroupRecord resource{rx, st.scopes.size()};
-    ItemView base;
-    base.resource = rx.payload;
-    base.service_name = ServiceName(rx.payload, &ws.scratch);
-    base.attributes_field = signal == Signal::kTraces ? kSpanAttributes : kLogAttributes;
+    // One view per resource entry, its item fields reset per item (it is large).
+    ItemView view;
+    view.resource = rx.payload;
+    view.service_name = ServiceName(rx.payload, &ws.scratch);
+    view.attributes_field = signal == Signal::kTraces ? kSpanAttributes : kLogAttributes;
+    view.keys = keys != nullptr && keys->size() > 0 ? keys : nullptr;
     WireReader sr(rx.payload);
     WireField sx;
     while (sr.Next(&sx)) {
@@ -354,13 +447,22 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide) {
       WireField item;
       while (ir.Next(&item)) {
         if (!item.IsLen(kItems)) continue;
-        ItemRecord record;
+        ItemRecord& record = st.items.emplace_back();
         record.field = item;
-        ItemView view = base;
         view.payload = item.payload;
+        view.trace_id = {};
+        view.trace_state = {};
+        view.name = {};
+        view.has_parent = false;
+        view.kind = 0;
+        view.status_code = 0;
+        view.start_unix_nano = 0;
+        view.end_unix_nano = 0;
+        view.found = 0;
         const bool ok = signal == Signal::kTraces ? ParseSpan(item, &view, &record)
                                                   : ParseLogRecord(item, &view);
         if (!ok) {
+          st.items.pop_back();
           failed = true;
           continue;
         }
@@ -368,7 +470,6 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide) {
         ++scope.items;
         if (record.verdict.keep) ++scope.kept;
         if (Changes(record, signal)) scope.changed = true;
-        st.items.push_back(record);
         ++scope.count;
       }
       failed |= ir.error();

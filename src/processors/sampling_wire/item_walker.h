@@ -7,7 +7,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
@@ -17,6 +19,35 @@
 #include "processors/consistent_sampling/tracestate.h"
 
 namespace otlpd::sampling_wire {
+
+// Attribute keys a sampler reads on every item, so that the walk finds them as it passes the
+// item's attributes instead of each lookup walking them again. At most kMax keys; lookups of
+// other keys still work (they walk the attributes).
+class AttributeKeys {
+ public:
+  static constexpr size_t kMax = 8;
+
+  AttributeKeys() = default;
+  // Keys past kMax, empty ones and repeats are ignored.
+  explicit AttributeKeys(std::initializer_list<std::string_view> keys);
+  void Add(std::string_view key);
+
+  size_t size() const { return count_; }
+  std::string_view key(size_t i) const { return keys_[i]; }
+  // The index of `key`, or -1.
+  int Find(std::string_view key) const {
+    if (key.size() >= 64 || (length_mask_ & (uint64_t{1} << key.size())) == 0) return -1;
+    for (size_t i = 0; i < count_; ++i) {
+      if (keys_[i] == key) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+ private:
+  std::string keys_[kMax];
+  size_t count_ = 0;
+  uint64_t length_mask_ = 0;  // bit n: some key is n bytes long
+};
 
 // One span or log record, as the sampler sees it. Views point into the request.
 struct ItemView {
@@ -33,6 +64,11 @@ struct ItemView {
   std::string_view service_name;
   std::string_view resource;
   uint32_t attributes_field = 0;  // 9 for spans, 6 for log records
+  // The walk's AttributeKeys (may be null), and the AnyValue bytes of those found on the item
+  // (bit i of `found`: key i was found; the last one wins, as pdata keeps).
+  const AttributeKeys* keys = nullptr;
+  uint32_t found = 0;
+  std::string_view found_values[AttributeKeys::kMax];
 
   // The value of the item's attribute `key` (the last one, as pdata keeps), if present.
   std::optional<attraction::Value> Attribute(std::string_view key,
@@ -72,7 +108,8 @@ ItemVerdict DecideSpan(const consistent_sampling::Stage& stage, const ItemView& 
                        consistent_sampling::Decision* decision = nullptr);
 
 // Walks the traces or logs request `data` (other signals are passed on unchanged), calling
-// `decide` on each item in order.
-WalkResult Walk(TelemetryPtr data, DecideFn decide);
+// `decide` on each item in order. The items' views hold the attributes named in `keys` (if
+// any) without a lookup walk.
+WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys = nullptr);
 
 }  // namespace otlpd::sampling_wire

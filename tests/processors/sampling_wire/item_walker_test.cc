@@ -1,0 +1,161 @@
+// The walker's view of items: attributes a sampler names up front (AttributeKeys) are found
+// during the walk, and must read exactly as a lookup walk over the item finds them, for every
+// encoding protobuf accepts (not only the usual key-then-value shape).
+#include "processors/sampling_wire/item_walker.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "core/telemetry.h"
+#include "processors/attraction/value.h"
+#include "processors/attraction/wire.h"
+
+namespace otlpd::sampling_wire {
+namespace {
+
+using attraction::Scratch;
+using attraction::Value;
+using attraction::ValueType;
+
+std::string Varint(uint64_t v) {
+  std::string out(attraction::VarintSize(v), '\0');
+  attraction::WriteVarint(out.data(), v);
+  return out;
+}
+std::string Len(uint32_t field, const std::string& bytes) {
+  return absl::StrCat(Varint((uint64_t{field} << 3) | 2), Varint(bytes.size()), bytes);
+}
+std::string StrValue(const std::string& s) { return Len(1, s); }  // AnyValue.string_value
+std::string IntValue(int64_t v) {
+  return absl::StrCat(Varint(3 << 3), Varint(static_cast<uint64_t>(v)));
+}
+
+// KeyValue encodings: the usual one, and the odd ones a full parse must settle.
+std::string KeyThenValue(const std::string& key, const std::string& any) {
+  return absl::StrCat(Len(1, key), Len(2, any));
+}
+std::string ValueThenKey(const std::string& key, const std::string& any) {
+  return absl::StrCat(Len(2, any), Len(1, key));
+}
+std::string KeyOnly(const std::string& key) { return Len(1, key); }
+
+// A traces request of one span whose attribute fields (field 9) are `kvs`, with a trace id.
+TelemetryPtr SpanWith(const std::vector<std::string>& kvs) {
+  std::string span = absl::StrCat(Len(1, std::string(16, '\x11')), Len(2, std::string(8, '\x22')),
+                                  Len(5, "op"), Varint(6 << 3), Varint(2));
+  for (const std::string& kv : kvs) absl::StrAppend(&span, Len(9, kv));
+  const std::string scope = Len(2, span);
+  const std::string resource = Len(2, scope);
+  const std::string request = Len(1, resource);
+  return Telemetry::FromWire(Signal::kTraces, absl::Cord(request), 1);
+}
+
+// A logs request of one record (attributes are field 6).
+TelemetryPtr LogWith(const std::vector<std::string>& kvs) {
+  std::string record = Len(9, std::string(16, '\x33'));
+  for (const std::string& kv : kvs) absl::StrAppend(&record, Len(6, kv));
+  const std::string scope = Len(2, record);
+  const std::string resource = Len(2, scope);
+  const std::string request = Len(1, resource);
+  return Telemetry::FromWire(Signal::kLogs, absl::Cord(request), 1);
+}
+
+std::string Describe(const std::optional<Value>& v) {
+  if (!v) return "absent";
+  switch (v->type) {
+    case ValueType::kStr:
+      return absl::StrCat("str:", std::string(v->bytes));
+    case ValueType::kInt:
+      return absl::StrCat("int:", v->int_value);
+    case ValueType::kEmpty:
+      return "empty";
+    default:
+      return "other";
+  }
+}
+
+// What Attribute(key) returns for each key, with the keys named to the walk or not.
+std::vector<std::string> Lookups(TelemetryPtr data, const std::vector<std::string>& keys,
+                                 const AttributeKeys* named) {
+  std::vector<std::string> out;
+  WalkResult r = Walk(
+      std::move(data),
+      [&](const ItemView& item, Scratch* scratch) {
+        for (const std::string& key : keys) out.push_back(Describe(item.Attribute(key, scratch)));
+        return ItemVerdict{};
+      },
+      named);
+  EXPECT_FALSE(r.malformed);
+  EXPECT_EQ(r.items_in, 1u);
+  return out;
+}
+
+TEST(ItemWalkerTest, NamedAttributesReadAsALookupWalkDoes) {
+  const std::string long_value(300, 'x');  // a two-byte length
+  const std::vector<std::vector<std::string>> cases = {
+      {KeyThenValue("sampling.priority", IntValue(5)), KeyThenValue("a", StrValue("b"))},
+      {KeyThenValue("a", StrValue("1")), KeyThenValue("a", StrValue("2"))},  // the last wins
+      {ValueThenKey("sampling.priority", IntValue(0))},
+      {KeyThenValue("user.id", StrValue(long_value))},
+      {KeyOnly("user.id")},  // no value: present and empty
+      {KeyThenValue("other", StrValue("z"))},
+      // A KeyValue whose key field repeats: the last key is the key.
+      {absl::StrCat(Len(1, "decoy"), Len(2, StrValue("v")), Len(1, "user.id"))},
+      {},
+  };
+  const std::vector<std::string> keys = {"sampling.priority", "a", "user.id", "missing"};
+  const AttributeKeys named({"sampling.priority", "a", "user.id", "missing"});
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(Lookups(SpanWith(cases[i]), keys, &named),
+              Lookups(SpanWith(cases[i]), keys, nullptr));
+    EXPECT_EQ(Lookups(LogWith(cases[i]), keys, &named), Lookups(LogWith(cases[i]), keys, nullptr));
+  }
+  // And the values themselves, for the usual shape and the odd ones.
+  EXPECT_EQ(Lookups(SpanWith(cases[0]), keys, &named),
+            (std::vector<std::string>{"int:5", "str:b", "absent", "absent"}));
+  EXPECT_EQ(Lookups(SpanWith(cases[1]), {"a"}, &named), std::vector<std::string>{"str:2"});
+  EXPECT_EQ(Lookups(SpanWith(cases[2]), {"sampling.priority"}, &named),
+            std::vector<std::string>{"int:0"});
+  EXPECT_EQ(Lookups(SpanWith(cases[3]), {"user.id"}, &named),
+            std::vector<std::string>{absl::StrCat("str:", long_value)});
+  EXPECT_EQ(Lookups(SpanWith(cases[6]), {"user.id"}, &named), std::vector<std::string>{"str:v"});
+}
+
+TEST(ItemWalkerTest, KeysNotNamedAreStillFound) {
+  const AttributeKeys named({"a"});
+  EXPECT_EQ(Lookups(SpanWith({KeyThenValue("b", StrValue("x"))}), {"a", "b"}, &named),
+            (std::vector<std::string>{"absent", "str:x"}));
+}
+
+TEST(ItemWalkerTest, AttributeKeysIgnoresEmptyRepeatedAndExtraKeys) {
+  AttributeKeys keys({"a", "", "a", "b"});
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys.Find("a"), 0);
+  EXPECT_EQ(keys.Find("b"), 1);
+  EXPECT_EQ(keys.Find("c"), -1);
+  for (int i = 0; i < 20; ++i) keys.Add(absl::StrCat("k", i));
+  EXPECT_EQ(keys.size(), AttributeKeys::kMax);
+  EXPECT_EQ(keys.Find("k19"), -1);
+}
+
+// A span field with a tag the one-byte path does not take (field number 0, or a wire type
+// that is not length-delimited where the walk expects one) makes the request malformed,
+// passed on unchanged, as the general reader decides.
+TEST(ItemWalkerTest, FieldNumberZeroIsMalformed) {
+  const std::string span =
+      absl::StrCat(Len(1, std::string(16, '\x11')), std::string("\x02\x01x", 3));
+  const std::string request = Len(1, Len(2, Len(2, span)));
+  WalkResult r = Walk(Telemetry::FromWire(Signal::kTraces, absl::Cord(request), 1),
+                      [](const ItemView&, Scratch*) { return ItemVerdict{}; });
+  EXPECT_TRUE(r.malformed);
+  ASSERT_NE(r.data, nullptr);
+}
+
+}  // namespace
+}  // namespace otlpd::sampling_wire
