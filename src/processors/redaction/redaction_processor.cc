@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "opentelemetry/proto/common/v1/common.pb.h"
 #include "processors/attraction/value.h"
 #include "processors/attraction/workspace.h"
 
@@ -227,6 +229,118 @@ void RedactionProcessor::AddBodySummary(AttrMap& attrs, Scratch* scratch) const 
   AddSummary(attrs, kBodyKey, kBodyMaskedKeys, kBodyMaskedCount, scratch);
 }
 
+namespace {
+
+using opentelemetry::proto::common::v1::AnyValue;
+
+// What a structured body's redaction did, by dotted key path.
+struct BodyOutcome {
+  std::vector<std::string> redacted, masked, allowed, ignored;
+};
+
+// The string form otelcol masks for a scalar (AsString), or nullopt for maps, slices and
+// empty values.
+std::optional<std::string> ScalarText(const AnyValue& v) {
+  switch (v.value_case()) {
+    case AnyValue::kStringValue:
+      return v.string_value();
+    case AnyValue::kIntValue:
+      return absl::StrCat(v.int_value());
+    case AnyValue::kBoolValue:
+      return v.bool_value() ? "true" : "false";
+    case AnyValue::kDoubleValue:
+    case AnyValue::kBytesValue: {
+      // The same formatting the attribute path uses.
+      attraction::Scratch scratch;
+      const std::string bytes = v.SerializeAsString();
+      return attraction::AsString(attraction::DecodeValue(bytes, &scratch), &scratch);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+// Recursion over a structured body; the rules are RedactAttributes' (see there).
+class BodyRedactor {
+ public:
+  BodyRedactor(const RedactionProcessor& p, attraction::Scratch* scratch, BodyOutcome* out)
+      : p_(p), scratch_(scratch), out_(out) {}
+
+  // Returns whether `v` changed.
+  bool Value(AnyValue* v, const std::string& path, std::string_view key, bool keyed) {
+    if (v->has_kvlist_value()) return Map(v->mutable_kvlist_value(), path);
+    if (v->has_array_value()) {
+      bool changed = false;
+      auto* values = v->mutable_array_value()->mutable_values();
+      for (int i = 0; i < values->size(); ++i) {
+        changed |= Value(values->Mutable(i), absl::StrCat(path, "[", i, "]"), key, false);
+      }
+      return changed;
+    }
+    std::optional<std::string> text = ScalarText(*v);
+    if (!text) return false;
+    const bool blocked = keyed && p_.BlockedKey(key);
+    if (!v->has_string_value() && !p_.config_.redact_all_types && !blocked) return false;
+    if (p_.AllowedValue(*text)) {
+      out_->allowed.push_back(path);
+      return false;
+    }
+    const std::string_view masked =
+        blocked ? p_.masker_.MaskWhole(*text, scratch_) : p_.masker_.Mask(*text, scratch_);
+    if (!blocked && masked == *text) return false;
+    out_->masked.push_back(path);
+    v->set_string_value(std::string(masked));
+    return true;
+  }
+
+ private:
+  bool Map(opentelemetry::proto::common::v1::KeyValueList* map, const std::string& path) {
+    bool changed = false;
+    auto* values = map->mutable_values();
+    for (int i = 0; i < values->size();) {
+      auto* kv = values->Mutable(i);
+      const std::string key_path = path.empty() ? kv->key() : absl::StrCat(path, ".", kv->key());
+      if (p_.Ignored(kv->key())) {
+        out_->ignored.push_back(key_path);
+      } else if (!p_.Allowed(kv->key())) {
+        out_->redacted.push_back(key_path);
+        values->erase(values->begin() + i);
+        changed = true;
+        continue;
+      } else {
+        changed |= Value(kv->mutable_value(), key_path, kv->key(), true);
+      }
+      ++i;
+    }
+    return changed;
+  }
+
+  const RedactionProcessor& p_;
+  attraction::Scratch* scratch_;
+  BodyOutcome* out_;
+};
+
+std::string RedactionProcessor::RedactStructuredBody(std::string_view any_value, AttrMap& attrs,
+                                                     Scratch* scratch) const {
+  AnyValue body;
+  if (!body.ParseFromArray(any_value.data(), static_cast<int>(any_value.size()))) return "";
+  BodyOutcome outcome;
+  BodyRedactor redactor(*this, scratch, &outcome);
+  const bool changed = redactor.Value(&body, "", "", false);
+  auto summary = [&](const std::vector<std::string>& keys, std::string_view keys_attr,
+                     std::string_view count_attr) {
+    const std::vector<std::string_view> views(keys.begin(), keys.end());
+    AddSummary(attrs, views, keys_attr, count_attr, scratch);
+  };
+  summary(outcome.redacted, kBodyRedactedKeys, kBodyRedactedCount);
+  summary(outcome.masked, kBodyMaskedKeys, kBodyMaskedCount);
+  summary(outcome.allowed, kBodyAllowedKeys, kBodyAllowedCount);
+  summary(outcome.ignored, "", kBodyIgnoredCount);
+  return changed ? body.SerializeAsString() : "";
+}
+
 // One walk over one request. Each message is walked once to load its attributes and once
 // more, only when something in it changes, to write the edits in the order of its bytes.
 class RedactionWalker {
@@ -401,8 +515,8 @@ class RedactionWalker {
       return 0;
     }
     bool changed = p_.RedactAttributes(ws_.attrs, &ws_.scratch);
-    // The body: strings, and other scalars by their string form (otelcol's AsString);
-    // maps and slices are left as they are.
+    // The body: strings, and other scalars by their string form (otelcol's AsString); maps
+    // and slices by the attribute rules at every level.
     std::string_view new_body_field;
     if (bodies > 0) {
       const attraction::Value v = attraction::DecodeValue(body, &ws_.scratch);
@@ -420,6 +534,16 @@ class RedactionWalker {
           formatted = attraction::AsString(v, &ws_.scratch);
           s = formatted;
           break;
+        case attraction::ValueType::kMap:
+        case attraction::ValueType::kSlice: {
+          scalar = false;
+          const std::string redacted = p_.RedactStructuredBody(body, ws_.attrs, &ws_.scratch);
+          changed = ws_.attrs.changed();
+          if (!redacted.empty()) {
+            new_body_field = LenField(kBody, ws_.scratch.Copy(redacted), &ws_.scratch);
+          }
+          break;
+        }
         default:
           scalar = false;
       }

@@ -36,9 +36,16 @@ class RedactionProcessor : public Processor {
   std::string_view RedactBody(std::string_view s, attraction::Scratch* scratch) const;
   // Adds the body's summary attributes (after a body was masked).
   void AddBodySummary(attraction::AttrMap& attrs, attraction::Scratch* scratch) const;
+  // A map or slice log body (`any_value`, an AnyValue's encoding) redacted as attribute maps
+  // are, at every level: keys not allowed deleted, values masked (slice elements by the value
+  // rules alone); the redaction.body.* summary (keys as dotted paths, "[i]" for slice
+  // elements) added to `attrs`. Returns the new encoding, or "" when nothing changed.
+  std::string RedactStructuredBody(std::string_view any_value, attraction::AttrMap& attrs,
+                                   attraction::Scratch* scratch) const;
 
  private:
   friend class RedactionWalker;
+  friend class BodyRedactor;
 
   bool Ignored(std::string_view key) const;
   bool Allowed(std::string_view key) const;

@@ -147,6 +147,91 @@ TEST(RedactionProcessorTest, LogBodiesAndAttributes) {
   EXPECT_EQ(records[2].body().string_value(), "****");
 }
 
+// Map and slice bodies (structured logs) get the attribute rules at every level: keys not
+// allowed removed, blocked keys masked whole, values masked, slice elements by value; the
+// body summary names the dotted paths.
+TEST(RedactionProcessorTest, StructuredLogBodies) {
+  Redaction p(R"yaml(
+allowed_keys: [msg, user, email, cards, note, id]
+blocked_key_patterns: ["^note$"]
+summary: debug
+)yaml",
+              Signal::kLogs);
+  LogsRequest r;
+  auto* scope = r.add_resource_logs()->add_scope_logs();
+  auto* a = scope->add_log_records();
+  auto* map = a->mutable_body()->mutable_kvlist_value();
+  *map->add_values() = Str("msg", "refund for carol@shop.example");
+  *map->add_values() = Str("secret", "hunter2");  // not allowed: removed
+  KeyValue user;
+  user.set_key("user");
+  auto* inner = user.mutable_value()->mutable_kvlist_value();
+  *inner->add_values() = Str("email", "dave@shop.example");
+  *inner->add_values() = Str("password", "pw");  // not allowed at the inner level either
+  *inner->add_values() = Int("id", 7);
+  *map->add_values() = user;
+  KeyValue cards;
+  cards.set_key("cards");
+  auto* list = cards.mutable_value()->mutable_array_value();
+  list->add_values()->set_string_value("4111 1111 1111 1111");
+  list->add_values()->set_string_value("none");
+  *map->add_values() = cards;
+  *map->add_values() = Str("note", "anything");  // blocked key: masked whole
+  auto* b = scope->add_log_records();            // a slice body
+  auto* slice = b->mutable_body()->mutable_array_value();
+  slice->add_values()->set_string_value("mail erin@shop.example");
+  slice->add_values()->set_int_value(3);
+  auto* c = scope->add_log_records();  // nothing to change
+  *c->mutable_body()->mutable_kvlist_value()->add_values() = Str("msg", "hello");
+
+  auto out = p.Run(FromRequest(Signal::kLogs, r));
+  const auto& records = out->logs().resource_logs(0).scope_logs(0).log_records();
+  ASSERT_EQ(records.size(), 3);
+  const auto& body = records[0].body().kvlist_value();
+  ASSERT_EQ(body.values_size(), 4);
+  EXPECT_EQ(body.values(0).key(), "msg");
+  EXPECT_EQ(body.values(0).value().string_value(), "refund for ****");
+  EXPECT_EQ(body.values(1).key(), "user");
+  const auto& user_out = body.values(1).value().kvlist_value();
+  ASSERT_EQ(user_out.values_size(), 2);
+  EXPECT_EQ(user_out.values(0).value().string_value(), "****");
+  EXPECT_EQ(user_out.values(1).key(), "id");
+  EXPECT_EQ(user_out.values(1).value().int_value(), 7);
+  const auto& cards_out = body.values(2).value().array_value();
+  ASSERT_EQ(cards_out.values_size(), 2);
+  EXPECT_EQ(cards_out.values(0).string_value(), "****");
+  EXPECT_EQ(cards_out.values(1).string_value(), "none");
+  EXPECT_EQ(body.values(3).value().string_value(), "****");
+  EXPECT_EQ(Describe(records[0].attributes()),
+            "redaction.body.redacted.keys=Str:secret,user.password "
+            "redaction.body.redacted.count=Int:2 "
+            "redaction.body.masked.keys=Str:cards[0],msg,note,user.email "
+            "redaction.body.masked.count=Int:4");
+  const auto& slice_out = records[1].body().array_value();
+  ASSERT_EQ(slice_out.values_size(), 2);
+  EXPECT_EQ(slice_out.values(0).string_value(), "mail ****");
+  EXPECT_EQ(slice_out.values(1).int_value(), 3);
+  EXPECT_EQ(Describe(records[1].attributes()),
+            "redaction.body.masked.keys=Str:[0] redaction.body.masked.count=Int:1");
+  EXPECT_EQ(testing::ProtoDiff(r.resource_logs(0).scope_logs(0).log_records(2), records[2]), "");
+
+  // With the built-in masks only, the request's bytes are pre-scanned: a nested value is
+  // found there too.
+  Redaction builtin("allow_all_keys: true\nsummary: silent", Signal::kLogs);
+  LogsRequest nested;
+  auto* d = nested.add_resource_logs()->add_scope_logs()->add_log_records();
+  KeyValue deep;
+  deep.set_key("ctx");
+  *deep.mutable_value()->mutable_kvlist_value()->add_values() = Str("to", "frank@shop.example");
+  *d->mutable_body()->mutable_kvlist_value()->add_values() = deep;
+  auto masked = builtin.Run(FromRequest(Signal::kLogs, nested));
+  const auto& d_out = masked->logs().resource_logs(0).scope_logs(0).log_records(0);
+  EXPECT_EQ(
+      d_out.body().kvlist_value().values(0).value().kvlist_value().values(0).value().string_value(),
+      "****");
+  EXPECT_EQ(d_out.attributes_size(), 0);
+}
+
 TEST(RedactionProcessorTest, DataPointAttributes) {
   Redaction p("allowed_keys: [host]", Signal::kMetrics);
   MetricsRequest r;
