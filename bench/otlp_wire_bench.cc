@@ -107,6 +107,23 @@ void BM_ScanOtlpTraces(benchmark::State& state) {
 }
 BENCHMARK(BM_ScanOtlpTraces);
 
+// The same scan building the span index (core/span_index.h), as receivers do when a sampler
+// is in the pipeline: the index is allocated per request, as there.
+void BM_ScanOtlpTracesWithSpanIndex(benchmark::State& state) {
+  const std::string& bytes = Request();
+  for (auto _ : state) {
+    auto index = std::make_shared<SpanIndex>();
+    absl::StatusOr<WireScan> scan = ScanOtlpRequest(Signal::kTraces, bytes, index.get());
+    if (!scan.ok() || index->size() != kSpans) {
+      state.SkipWithError("scan failed");
+      break;
+    }
+    benchmark::DoNotOptimize(index);
+  }
+  Report(state, bytes.size());
+}
+BENCHMARK(BM_ScanOtlpTracesWithSpanIndex);
+
 // A full decode into a message on an arena.
 void BM_ParseOtlpTracesArena(benchmark::State& state) {
   const std::string& bytes = Request();

@@ -4,8 +4,10 @@
 
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -54,6 +56,14 @@ enum class Hook : uint8_t {
   kParentSpanId,  // bytes: Span.parent_span_id
   kDataMember,    // message: a member of Metric.data
   kDataPoint,     // message: Gauge/Sum/.../Summary data_points
+  // For the span index (core/span_index.h):
+  kTraceState,      // bytes: Span.trace_state
+  kName,            // bytes: Span.name
+  kKind,            // varint: Span.kind
+  kStartTime,       // fixed64: Span.start_time_unix_nano
+  kEndTime,         // fixed64: Span.end_time_unix_nano
+  kSpanAttributes,  // message: Span.attributes
+  kStatus,          // message: Span.status
 };
 
 // What a message does when it ends.
@@ -79,11 +89,29 @@ struct Frame {
   size_t data_points = 0;  // data points of that member
 };
 
+// What a span's scan keeps besides its Frame when it builds the span index: views into the
+// request (the last occurrence of a field wins).
+struct SpanExtras {
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  const char* trace_state_field = nullptr;  // tag of the trace_state field
+  std::string_view trace_state;
+  std::string_view name;
+  const char* attributes_begin = nullptr;
+  const char* attributes_end = nullptr;
+  int32_t kind = 0;
+  int32_t status_code = 0;  // Status merges: the last code in any of them
+  uint64_t start_time = 0;
+  uint64_t end_time = 0;
+};
+
 struct Ctx {
   size_t items = 0;
   size_t invalid = 0;
   const char* error = nullptr;
   const char* error_at = nullptr;
+  SpanIndex* index = nullptr;  // spans' summaries go here when set
+  const char* base = nullptr;  // the request's first byte (offsets in the index)
 };
 
 using ScanFn = const char* (*)(const Table& table, const char* p, const char* end, uint32_t end_tag,
@@ -136,6 +164,21 @@ const char* SkipVarintSlow(const char* p, const char* end) {
 inline const char* SkipVarint(const char* p, const char* end) {
   if (p < end && static_cast<uint8_t>(*p) < 0x80) return p + 1;
   return SkipVarintSlow(p, end);
+}
+
+// A value varint's value, accepting exactly what SkipVarint accepts.
+const char* ReadVarintValue(const char* p, const char* end, uint64_t* value) {
+  uint64_t v = 0;
+  const char* limit = end - p > 10 ? p + 10 : end;
+  for (int shift = 0; p < limit; ++p, shift += 7) {
+    const uint64_t byte = static_cast<uint8_t>(*p);
+    if (shift < 64) v |= (byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      *value = v;
+      return p + 1;
+    }
+  }
+  return nullptr;
 }
 
 // A tag (ReadTag): at most 5 bytes, the value taken modulo 2^32 (so a 5th byte's high bits
@@ -212,6 +255,39 @@ bool AllZero(std::string_view id) {
 bool ValidTraceId(std::string_view id) { return id.size() == 16 && !AllZero(id); }
 bool ValidSpanId(std::string_view id) { return id.size() == 8 && !AllZero(id); }
 
+struct NoExtras {};
+
+uint32_t Offset(const Ctx& ctx, const char* p) { return static_cast<uint32_t>(p - ctx.base); }
+
+[[gnu::noinline]] void AddToIndex(const Frame& span, const SpanExtras& x, Ctx& ctx) {
+  SpanSummary& s = ctx.index->emplace_back();
+  s.begin = Offset(ctx, x.begin);
+  s.end = Offset(ctx, x.end);
+  if (!span.trace_id.empty()) {
+    s.trace_id = Offset(ctx, span.trace_id.data());
+    s.trace_id_size = static_cast<uint32_t>(span.trace_id.size());
+  }
+  if (x.trace_state_field != nullptr) {
+    s.trace_state_field = Offset(ctx, x.trace_state_field);
+    s.trace_state = Offset(ctx, x.trace_state.data());
+    s.trace_state_size = static_cast<uint32_t>(x.trace_state.size());
+    s.trace_state_field_size = s.trace_state + s.trace_state_size - s.trace_state_field;
+  }
+  if (!x.name.empty()) {
+    s.name = Offset(ctx, x.name.data());
+    s.name_size = static_cast<uint32_t>(x.name.size());
+  }
+  if (x.attributes_begin != nullptr) {
+    s.attributes_begin = Offset(ctx, x.attributes_begin);
+    s.attributes_end = Offset(ctx, x.attributes_end);
+  }
+  s.kind = x.kind;
+  s.status_code = x.status_code;
+  s.start_unix_nano = x.start_time;
+  s.end_unix_nano = x.end_time;
+  s.has_parent = !span.parent_span_id.empty();
+}
+
 template <Role R>
 void Finish(Frame& self, Ctx& ctx, Frame* parent) {
   if constexpr (R == Role::kSpan) {
@@ -241,6 +317,27 @@ const Table& EmptyTable();
 const char* SkipUnknown(uint32_t tag, const char* p, const char* end, int depth, Ctx& ctx,
                         const char* field_start);
 
+// The code (field 3, a varint) of a Status message the scan has accepted: the last one wins,
+// and a Status without one leaves `*code` as it was (repeated Status fields merge).
+[[gnu::noinline]] void ReadStatusCode(const char* p, const char* end, int depth, int32_t* code) {
+  Ctx ignored;
+  while (p < end) {
+    const char* const field_start = p;
+    uint32_t tag;
+    p = ReadTag(p, end, &tag);
+    if (p == nullptr) return;
+    if (tag == ((3 << 3) | kWireVarint)) {
+      uint64_t value;
+      p = ReadVarintValue(p, end, &value);
+      if (p == nullptr) return;
+      *code = static_cast<int32_t>(value);
+      continue;
+    }
+    p = SkipUnknown(tag, p, end, depth, ignored, field_start);
+    if (p == nullptr) return;
+  }
+}
+
 // A packed repeated numeric field: its elements must exactly fill the length.
 const char* SkipPacked(const char* p, const char* end, uint8_t element, Ctx& ctx,
                        const char* field_start) {
@@ -267,7 +364,9 @@ template <Role R>
 const char* ScanMessage(const Table& table, const char* p, const char* end, uint32_t end_tag,
                         int depth, Ctx& ctx, Frame* parent) {
   [[maybe_unused]] Frame self;
+  [[maybe_unused]] std::conditional_t<R == Role::kSpan, SpanExtras, NoExtras> extra;
   Frame* const self_ptr = R == Role::kPlain ? nullptr : &self;
+  if constexpr (R == Role::kSpan) extra.begin = p;
   while (p < end) {
     const char* const field_start = p;
     uint32_t tag;
@@ -280,11 +379,27 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
       if (wire_type == field->wire_type) {
         switch (field->kind) {
           case Kind::kVarint:
+            if constexpr (R == Role::kSpan) {
+              if (ctx.index != nullptr && field->hook == Hook::kKind) {
+                uint64_t value;
+                p = ReadVarintValue(p, end, &value);
+                if (p == nullptr) return Fail(ctx, "malformed varint", field_start);
+                extra.kind = static_cast<int32_t>(value);  // an int32 enum
+                break;
+              }
+            }
             p = SkipVarint(p, end);
             if (p == nullptr) return Fail(ctx, "malformed varint", field_start);
             break;
           case Kind::kFixed64:
             if (end - p < 8) return Fail(ctx, "truncated fixed64", field_start);
+            if constexpr (R == Role::kSpan) {
+              if (ctx.index != nullptr && field->hook != Hook::kNone) {
+                uint64_t value;
+                std::memcpy(&value, p, 8);
+                (field->hook == Hook::kStartTime ? extra.start_time : extra.end_time) = value;
+              }
+            }
             p += 8;
             break;
           case Kind::kFixed32:
@@ -305,6 +420,15 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
                   break;
                 case Hook::kParentSpanId:
                   self.parent_span_id = std::string_view(p, length);
+                  break;
+                case Hook::kTraceState:
+                  if constexpr (R == Role::kSpan) {
+                    extra.trace_state_field = field_start;
+                    extra.trace_state = std::string_view(p, length);
+                  }
+                  break;
+                case Hook::kName:
+                  if constexpr (R == Role::kSpan) extra.name = std::string_view(p, length);
                   break;
                 default:
                   break;
@@ -329,6 +453,12 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
             if constexpr (R == Role::kDataPoints) {
               if (field->hook == Hook::kDataPoint && parent != nullptr) ++parent->data_points;
             }
+            if constexpr (R == Role::kSpan) {
+              if (ctx.index != nullptr && field->hook == Hook::kSpanAttributes) {
+                if (extra.attributes_begin == nullptr) extra.attributes_begin = field_start;
+                extra.attributes_end = p + length;
+              }
+            }
             const Table& child = *field->child;
             const char* const child_end = p + length;
             const char* q =
@@ -336,6 +466,11 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
                     ? ScanMessage<Role::kPlain>(child, p, child_end, 0, depth - 1, ctx, nullptr)
                     : child.scan(child, p, child_end, 0, depth - 1, ctx, self_ptr);
             if (q == nullptr) return nullptr;
+            if constexpr (R == Role::kSpan) {
+              if (ctx.index != nullptr && field->hook == Hook::kStatus) {
+                ReadStatusCode(p, child_end, depth - 1, &extra.status_code);
+              }
+            }
             p = child_end;
             break;
           }
@@ -368,6 +503,12 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
     if (p == nullptr) return nullptr;
   }
   if (end_tag != 0) return Fail(ctx, "unterminated group", end);
+  if constexpr (R == Role::kSpan) {
+    if (ctx.index != nullptr) {
+      extra.end = p;
+      AddToIndex(self, extra, ctx);
+    }
+  }
   Finish<R>(self, ctx, parent);
   return p;
 }
@@ -435,6 +576,16 @@ class Tables {
     hooks_[Span::descriptor()->FindFieldByNumber(Span::kSpanIdFieldNumber)] = Hook::kSpanId;
     hooks_[Span::descriptor()->FindFieldByNumber(Span::kParentSpanIdFieldNumber)] =
         Hook::kParentSpanId;
+    hooks_[Span::descriptor()->FindFieldByNumber(Span::kTraceStateFieldNumber)] = Hook::kTraceState;
+    hooks_[Span::descriptor()->FindFieldByNumber(Span::kNameFieldNumber)] = Hook::kName;
+    hooks_[Span::descriptor()->FindFieldByNumber(Span::kKindFieldNumber)] = Hook::kKind;
+    hooks_[Span::descriptor()->FindFieldByNumber(Span::kStartTimeUnixNanoFieldNumber)] =
+        Hook::kStartTime;
+    hooks_[Span::descriptor()->FindFieldByNumber(Span::kEndTimeUnixNanoFieldNumber)] =
+        Hook::kEndTime;
+    hooks_[Span::descriptor()->FindFieldByNumber(Span::kAttributesFieldNumber)] =
+        Hook::kSpanAttributes;
+    hooks_[Span::descriptor()->FindFieldByNumber(Span::kStatusFieldNumber)] = Hook::kStatus;
     hooks_[Span_Link::descriptor()->FindFieldByNumber(Span_Link::kTraceIdFieldNumber)] =
         Hook::kTraceId;
     hooks_[Span_Link::descriptor()->FindFieldByNumber(Span_Link::kSpanIdFieldNumber)] =
@@ -560,12 +711,17 @@ const Table& EmptyTable() { return GetTables().empty(); }
 
 }  // namespace
 
-absl::StatusOr<WireScan> ScanOtlpRequest(Signal signal, std::string_view bytes) {
+absl::StatusOr<WireScan> ScanOtlpRequest(Signal signal, std::string_view bytes, SpanIndex* index) {
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
     return absl::InvalidArgumentError("request larger than 2 GiB");
   }
   if (bytes.empty()) return WireScan{};
   Ctx ctx;
+  if (index != nullptr && signal == Signal::kTraces) {
+    index->clear();
+    ctx.index = index;
+    ctx.base = bytes.data();
+  }
   const Table& root = GetTables().root(signal);
   const char* end = bytes.data() + bytes.size();
   if (ScanMessage<Role::kPlain>(root, bytes.data(), end, 0, kRecursionLimit, ctx, nullptr) ==

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/signal.h"
+#include "core/span_index.h"
 
 namespace otlpd {
 
@@ -27,6 +28,10 @@ struct WireScan {
 // an unexpected wire type) are skipped, groups must end on their own end-group tag, nesting
 // is limited to protobuf's default recursion limit (100, counting messages and groups),
 // singular message fields merge, and a later member of Metric.data replaces an earlier one.
-absl::StatusOr<WireScan> ScanOtlpRequest(Signal signal, std::string_view bytes);
+//
+// With `index` (traces only), also fills it with a summary of each span (core/span_index.h);
+// its contents are meaningful only when the scan is OK.
+absl::StatusOr<WireScan> ScanOtlpRequest(Signal signal, std::string_view bytes,
+                                         SpanIndex* index = nullptr);
 
 }  // namespace otlpd

@@ -9,6 +9,7 @@
 namespace otlpd {
 
 namespace {
+std::atomic<bool> span_index_requested{false};
 
 std::unique_ptr<google::protobuf::Arena> MakeArena(size_t initial_block) {
   if (initial_block == 0) return std::make_unique<google::protobuf::Arena>();
@@ -22,6 +23,9 @@ std::unique_ptr<google::protobuf::Arena> MakeArena(size_t initial_block) {
 }
 
 }  // namespace
+
+void RequestSpanIndex() { span_index_requested.store(true, std::memory_order_relaxed); }
+bool SpanIndexRequested() { return span_index_requested.load(std::memory_order_relaxed); }
 
 bool ParseFromCord(const absl::Cord& wire, google::protobuf::Message* out) {
   if (wire.size() > static_cast<size_t>(INT_MAX)) return false;
@@ -107,6 +111,7 @@ const LogsRequest& Telemetry::logs() const {
 google::protobuf::Message* Telemetry::mutable_message() {
   if (!message_ready_.load(std::memory_order_acquire)) Decode();
   // The bytes (if any) describe the message before the caller's change.
+  span_index_.reset();
   if (wire_ready_.load(std::memory_order_relaxed)) {
     wire_.Clear();
     wire_ready_.store(false, std::memory_order_relaxed);

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/auth.h"
 #include "core/signal.h"
+#include "core/span_index.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
@@ -83,6 +84,11 @@ class Telemetry {
   const std::shared_ptr<const Metadata>& metadata() const { return metadata_; }
   void set_metadata(std::shared_ptr<const Metadata> m) { metadata_ = std::move(m); }
 
+  // The receiver's span index of wire() (core/span_index.h), when it built one: only for
+  // bytes exactly as the receiver scanned them.
+  const std::shared_ptr<const SpanIndex>& span_index() const { return span_index_; }
+  void set_span_index(std::shared_ptr<const SpanIndex> index) { span_index_ = std::move(index); }
+
   // Keeps `source` alive as long as this Telemetry: for a request whose message points into
   // other requests' arenas (a batch sharing their items without copying).
   void KeepAlive(TelemetryPtr source) { keep_alive_.push_back(std::move(source)); }
@@ -113,6 +119,7 @@ class Telemetry {
   mutable std::atomic<size_t> items_{kUnknown};
   mutable std::atomic<size_t> byte_size_{kUnknown};
   std::shared_ptr<const Metadata> metadata_;
+  std::shared_ptr<const SpanIndex> span_index_;
   std::vector<TelemetryPtr> keep_alive_;
 };
 

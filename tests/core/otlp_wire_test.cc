@@ -1063,6 +1063,93 @@ void MutateBytes(Generator& g, std::string* bytes, const std::string& other) {
   }
 }
 
+// For a traces request protobuf accepts: the span index the scan builds describes each span
+// as the parsed message has it, in order, and its offsets locate the span's own bytes and its
+// attribute fields.
+::testing::AssertionResult IndexAgrees(std::string_view bytes) {
+  using opentelemetry::proto::trace::v1::Span;
+  TracesRequest parsed;
+  if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return ::testing::AssertionSuccess();  // Agrees covers rejections
+  }
+  SpanIndex index;
+  if (!ScanOtlpRequest(Signal::kTraces, bytes, &index).ok()) {
+    return ::testing::AssertionFailure() << "the scan with an index rejects what protobuf accepts";
+  }
+  std::vector<const Span*> spans;
+  for (const auto& rs : parsed.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) spans.push_back(&span);
+    }
+  }
+  if (spans.size() != index.size()) {
+    return ::testing::AssertionFailure() << "index has " << index.size() << " spans, protobuf "
+                                         << spans.size() << "\n  input: " << Hex(bytes);
+  }
+  auto view = [&](uint32_t offset, uint32_t size) {
+    return std::string(bytes.substr(offset, size));
+  };
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const Span& want = *spans[i];
+    const SpanSummary& got = index[i];
+    std::string why;
+    Span own;
+    if (!own.ParseFromString(view(got.begin, got.end - got.begin)) ||
+        own.SerializeAsString() != want.SerializeAsString()) {
+      why = "span bytes";
+    } else if (view(got.trace_id, got.trace_id_size) != want.trace_id()) {
+      why = "trace_id";
+    } else if (view(got.trace_state, got.trace_state_size) != want.trace_state()) {
+      why = "trace_state";
+    } else if ((got.trace_state_field_size == 0) != want.trace_state().empty() &&
+               !(got.trace_state_field_size != 0 && got.trace_state_size == 0)) {
+      why = "trace_state field presence";
+    } else if (got.trace_state_field_size != 0 && [&] {
+                 Span t;  // the last trace_state field alone parses to the span's value
+                 return !t.ParseFromString(
+                            view(got.trace_state_field, got.trace_state_field_size)) ||
+                        t.trace_state() != want.trace_state() ||
+                        got.trace_state != got.trace_state_field + got.trace_state_field_size -
+                                               got.trace_state_size;
+               }()) {
+      why = "trace_state field";
+    } else if (view(got.name, got.name_size) != want.name()) {
+      why = "name";
+    } else if (got.kind != static_cast<int32_t>(want.kind())) {
+      why = "kind";
+    } else if (got.status_code != static_cast<int32_t>(want.status().code())) {
+      why = "status code";
+    } else if (got.start_unix_nano != want.start_time_unix_nano() ||
+               got.end_unix_nano != want.end_time_unix_nano()) {
+      why = "times";
+    } else if (got.has_parent != !want.parent_span_id().empty()) {
+      why = "parent";
+    } else {
+      // The attribute fields within [attributes_begin, attributes_end) are the span's.
+      Span attrs;
+      if (!attrs.ParseFromString(
+              view(got.attributes_begin, got.attributes_end - got.attributes_begin))) {
+        why = "attribute range";
+      } else {
+        Span only;
+        *only.mutable_attributes() = want.attributes();
+        if (only.SerializeAsString() != [&] {
+              Span a;
+              *a.mutable_attributes() = attrs.attributes();
+              return a.SerializeAsString();
+            }()) {
+          why = "attributes";
+        }
+      }
+    }
+    if (!why.empty()) {
+      return ::testing::AssertionFailure()
+             << "span " << i << ": index " << why << " differs\n  input: " << Hex(bytes);
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 int FuzzIterations() {
   const char* env = std::getenv("OTLPD_FUZZ_ITERATIONS");
   if (env != nullptr && *env != '\0') return std::max(1, std::atoi(env));
@@ -1092,6 +1179,7 @@ TEST(OtlpWireFuzzTest, AgreesWithProtobufOnRandomRequests) {
     }
     if (mode < 3) other = bytes;
     ::testing::AssertionResult result = Agrees(signal, bytes);
+    if (result && signal == Signal::kTraces) result = IndexAgrees(bytes);
     if (!result) {
       ++failures;
       ADD_FAILURE() << "iteration " << i << " mode " << mode << ": " << result.message();

@@ -37,8 +37,11 @@ absl::StatusOr<DecodedRequest> DecodeWire(Signal signal, absl::Cord wire, const 
     absl::CopyCordToString(wire, &flat_copy);
     flat = flat_copy;
   }
+  // The span index, when a processor reads it (see core/span_index.h).
+  std::shared_ptr<SpanIndex> index;
+  if (signal == Signal::kTraces && SpanIndexRequested()) index = std::make_shared<SpanIndex>();
   absl::StatusOr<WireScan> scan =
-      ScanOtlpRequest(signal, std::string_view(flat.data(), flat.size()));
+      ScanOtlpRequest(signal, std::string_view(flat.data(), flat.size()), index.get());
   if (!scan.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot decode the request ", what, ": ", scan.status().message()));
@@ -46,6 +49,7 @@ absl::StatusOr<DecodedRequest> DecodeWire(Signal signal, absl::Cord wire, const 
   DecodedRequest out;
   if (scan->invalid_items == 0) {
     out.data = Telemetry::FromWire(signal, std::move(wire), scan->items);
+    if (index != nullptr) out.data->set_span_index(std::move(index));
     return out;
   }
   // Rare: some items have malformed ids. Decode, drop them, and let the rest be re-encoded
