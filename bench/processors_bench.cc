@@ -39,6 +39,7 @@ constexpr int kRequests = 32;  // distinct requests, cycled
 struct Workload {
   std::vector<absl::Cord> requests;
   std::vector<size_t> items;
+  std::vector<std::shared_ptr<const SpanIndex>> indexes;
   size_t total_items = 0;
 };
 
@@ -50,8 +51,12 @@ Workload MakeWorkload(bool realistic) {
     const TracesRequest request = realistic ? bench::MakeRealisticTraces(rng, 100, start)
                                             : bench::MakeRandomAttributeTraces(rng, 100, start);
     const std::string bytes = request.SerializeAsString();
-    auto scan = ScanOtlpRequest(Signal::kTraces, bytes);
+    // The span index, as the receiver builds it when a sampler is in the pipeline (the other
+    // processors do not read it).
+    auto index = std::make_shared<SpanIndex>();
+    auto scan = ScanOtlpRequest(Signal::kTraces, bytes, index.get());
     if (!scan.ok()) std::abort();
+    w.indexes.push_back(std::move(index));
     // One chunk, as the receivers make it (gRPC's slice or the HTTP body, adopted).
     auto* held = new std::string(bytes);
     w.requests.push_back(
@@ -112,8 +117,9 @@ void Run(benchmark::State& state, const Workload& w, Processor& p) {
   int64_t spans = 0;
   for (auto _ : state) {
     const size_t n = i++ % w.requests.size();
-    p.Consume(Telemetry::FromWire(Signal::kTraces, w.requests[n], w.items[n]),
-              [](absl::Status s) { benchmark::DoNotOptimize(s); });
+    auto data = Telemetry::FromWire(Signal::kTraces, w.requests[n], w.items[n]);
+    data->set_span_index(w.indexes[n]);
+    p.Consume(std::move(data), [](absl::Status s) { benchmark::DoNotOptimize(s); });
     spans += static_cast<int64_t>(w.items[n]);
   }
   state.SetItemsProcessed(spans);

@@ -52,6 +52,7 @@ AdaptiveSampler::AdaptiveSampler(const CreateSettings& settings,
     metrics_ = own_metrics_.get();
   }
   const std::string name = "otlpd_processor_adaptive_sampler_spans";
+  RequestSpanIndex();  // decisions read the receiver's span index when it is there
   const std::string help = "Spans kept (sampled=true) and dropped by the adaptive sampler.";
   kept_ = metrics_->GetCounter(name, {{"processor", id_}, {"sampled", "true"}}, help);
   dropped_ = metrics_->GetCounter(name, {{"processor", id_}, {"sampled", "false"}}, help);
@@ -70,6 +71,7 @@ std::shared_ptr<AdaptiveController::Key> AdaptiveSampler::KeyFor(const ItemView&
       if (!f.IsLen(1)) continue;
       ItemView resource;
       resource.payload = f.payload;
+      resource.attribute_fields = f.payload;
       resource.attributes_field = 1;
       if (std::optional<attraction::Value> v = resource.Attribute(key_attribute_, scratch)) {
         name = scratch->Copy(attraction::AsString(*v, scratch));

@@ -121,6 +121,7 @@ ProbabilisticSampler::ProbabilisticSampler(const CreateSettings& settings,
                       << 42;
   }
   if (percent <= 0) stage_ = cs::Stage::WithThreshold(cs::kNeverSampleThreshold);
+  RequestSpanIndex();  // decisions read the receiver's span index when it is there
   if (signal == Signal::kLogs) {
     keys_ = sampling_wire::AttributeKeys(
         {kLogThresholdKey, kLogRandomnessKey, from_attribute_, sampling_priority_});

@@ -48,6 +48,7 @@ RuleSampler::RuleSampler(const CreateSettings& settings, const RuleSamplerConfig
       next_(std::move(next)),
       rules_(config.rules),
       fail_closed_(config.fail_closed) {
+  RequestSpanIndex();  // decisions read the receiver's span index when it is there
   for (const SamplingRule& rule : rules_) {
     for (const AttributeCondition& c : rule.attributes) keys_.Add(c.key);
     stages_.push_back(rule.drop ? cs::Stage::WithThreshold(cs::kNeverSampleThreshold)

@@ -111,16 +111,49 @@ inline bool SplitKeyValue(std::string_view kv, std::string_view* key, std::strin
   return ReadKeyValueSlow(kv, key, value);
 }
 
+// Whether a KeyValue's encoding has the usual shape (key first with a one-byte length, then
+// the value reaching exactly to the end) and a key of another length than `size`: then it
+// cannot be the attribute looked for, which settles most of them without a call.
+inline bool UsualWithKeyLengthOtherThan(std::string_view kv, size_t size) {
+  const auto* b = reinterpret_cast<const uint8_t*>(kv.data());
+  if (kv.size() < 2 || b[0] != 0x0a || b[1] >= 0x80 || b[1] == size) return false;
+  const size_t length = b[1];
+  const size_t rest = kv.size() - 2;
+  if (rest == length) return true;
+  if (rest <= length + 1 || b[2 + length] != 0x12) return false;
+  uint64_t value_length = 0;
+  const char* v =
+      attraction::ReadVarint(kv.data() + 3 + length, kv.data() + kv.size(), &value_length);
+  return v != nullptr && v + value_length == kv.data() + kv.size();
+}
+
 std::optional<attraction::Value> FindAttribute(std::string_view message, uint32_t field,
                                                std::string_view key, Scratch* scratch) {
   std::optional<attraction::Value> found;
-  WireReader r(message);
+  const char* p = message.data();
+  const char* const end = p + message.size();
+  // The attribute fields' one-byte tag (every attributes field number is below 16).
+  const uint8_t tag = field < 16 ? static_cast<uint8_t>((field << 3) | attraction::kWireLen) : 0;
   WireField f;
-  while (r.Next(&f)) {
-    if (!f.IsLen(field)) continue;
+  while (p < end) {
+    std::string_view kv;
+    if (tag != 0 && static_cast<uint8_t>(*p) == tag) [[likely]] {
+      uint64_t length = 0;
+      const char* value = attraction::ReadVarint(p + 1, end, &length);
+      if (value == nullptr || length > static_cast<uint64_t>(end - value)) break;
+      kv = std::string_view(value, length);
+      p = value + length;
+    } else {
+      WireReader r(std::string_view(p, end - p));
+      if (!r.Next(&f)) break;
+      p = f.end;
+      if (!f.IsLen(field)) continue;
+      kv = f.payload;
+    }
+    if (UsualWithKeyLengthOtherThan(kv, key.size())) continue;
     std::string_view k;
     std::string_view v;
-    if (SplitKeyValue(f.payload, &k, &v) && k == key) found = attraction::DecodeValue(v, scratch);
+    if (SplitKeyValue(kv, &k, &v) && k == key) found = attraction::DecodeValue(v, scratch);
   }
   return found;
 }
@@ -224,6 +257,32 @@ bool ParseSpan(const WireField& span, ItemView* view, ItemRecord* record) {
         break;
     }
   }
+  return true;
+}
+
+// A span's view from its summary in the receiver's span index, if the summary is this span's
+// (the index describes the request's bytes in order; anything else is a mismatch).
+bool FromIndex(const SpanSummary& s, std::string_view request, const WireField& span,
+               ItemView* view, ItemRecord* record) {
+  const char* base = request.data();
+  if (base + s.begin != span.payload.data() || s.end - s.begin != span.payload.size()) {
+    return false;
+  }
+  view->keys = nullptr;  // nothing noted: lookups walk the attribute fields
+  view->attribute_fields =
+      std::string_view(base + s.attributes_begin, s.attributes_end - s.attributes_begin);
+  view->trace_id = std::string_view(base + s.trace_id, s.trace_id_size);
+  if (s.trace_state_field_size != 0) {
+    view->trace_state = std::string_view(base + s.trace_state, s.trace_state_size);
+    record->trace_state_begin = base + s.trace_state_field;
+    record->trace_state_end = base + s.trace_state_field + s.trace_state_field_size;
+  }
+  view->name = std::string_view(base + s.name, s.name_size);
+  view->has_parent = s.has_parent;
+  view->kind = s.kind;
+  view->status_code = s.status_code;
+  view->start_unix_nano = s.start_unix_nano;
+  view->end_unix_nano = s.end_unix_nano;
   return true;
 }
 
@@ -353,7 +412,7 @@ std::optional<attraction::Value> ItemView::Attribute(std::string_view key, Scrat
       return attraction::DecodeValue(found_values[i], scratch);
     }
   }
-  return FindAttribute(payload, attributes_field, key, scratch);
+  return FindAttribute(attribute_fields, attributes_field, key, scratch);
 }
 
 ItemVerdict DecideSpan(const consistent_sampling::Stage& stage, const ItemView& span,
@@ -425,6 +484,9 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
   st.resources.clear();
   bool failed = false;
   bool changed = false;
+  // The receiver's span index, followed while it matches the items met.
+  const SpanIndex* index = signal == Signal::kTraces ? data->span_index().get() : nullptr;
+  size_t next_span = 0;
 
   // Pass 1: every item's verdict, and what each scope and resource keeps.
   WireReader rr(request);
@@ -437,7 +499,7 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
     view.resource = rx.payload;
     view.service_name = ServiceName(rx.payload, &ws.scratch);
     view.attributes_field = signal == Signal::kTraces ? kSpanAttributes : kLogAttributes;
-    view.keys = keys != nullptr && keys->size() > 0 ? keys : nullptr;
+    const AttributeKeys* const walk_keys = keys != nullptr && keys->size() > 0 ? keys : nullptr;
     WireReader sr(rx.payload);
     WireField sx;
     while (sr.Next(&sx)) {
@@ -450,6 +512,8 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
         ItemRecord& record = st.items.emplace_back();
         record.field = item;
         view.payload = item.payload;
+        view.attribute_fields = item.payload;
+        view.keys = walk_keys;
         view.trace_id = {};
         view.trace_state = {};
         view.name = {};
@@ -459,8 +523,16 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
         view.start_unix_nano = 0;
         view.end_unix_nano = 0;
         view.found = 0;
-        const bool ok = signal == Signal::kTraces ? ParseSpan(item, &view, &record)
-                                                  : ParseLogRecord(item, &view);
+        bool ok;
+        if (index != nullptr && next_span < index->size() &&
+            FromIndex((*index)[next_span], request, item, &view, &record)) {
+          ++next_span;
+          ok = true;
+        } else {
+          index = nullptr;  // not the bytes the index describes: walk the rest
+          ok = signal == Signal::kTraces ? ParseSpan(item, &view, &record)
+                                         : ParseLogRecord(item, &view);
+        }
         if (!ok) {
           st.items.pop_back();
           failed = true;

@@ -64,6 +64,9 @@ struct ItemView {
   std::string_view service_name;
   std::string_view resource;
   uint32_t attributes_field = 0;  // 9 for spans, 6 for log records
+  // Where the item's attribute fields are: the item's encoding, or a range of it from the
+  // first attribute field to the last (from the receiver's span index).
+  std::string_view attribute_fields;
   // The walk's AttributeKeys (may be null), and the AnyValue bytes of those found on the item
   // (bit i of `found`: key i was found; the last one wins, as pdata keeps).
   const AttributeKeys* keys = nullptr;
@@ -109,7 +112,8 @@ ItemVerdict DecideSpan(const consistent_sampling::Stage& stage, const ItemView& 
 
 // Walks the traces or logs request `data` (other signals are passed on unchanged), calling
 // `decide` on each item in order. The items' views hold the attributes named in `keys` (if
-// any) without a lookup walk.
+// any) without a lookup walk. A traces request carrying the receiver's span index
+// (core/span_index.h) is not walked span by span: the views come from the index.
 WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys = nullptr);
 
 }  // namespace otlpd::sampling_wire

@@ -6,14 +6,18 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/otlp_wire.h"
 #include "core/telemetry.h"
 #include "processors/attraction/value.h"
 #include "processors/attraction/wire.h"
+#include "testing/realistic_traces.h"
 
 namespace otlpd::sampling_wire {
 namespace {
@@ -155,6 +159,102 @@ TEST(ItemWalkerTest, FieldNumberZeroIsMalformed) {
                       [](const ItemView&, Scratch*) { return ItemVerdict{}; });
   EXPECT_TRUE(r.malformed);
   ASSERT_NE(r.data, nullptr);
+}
+
+// Everything a decision can read from a view, as text.
+std::string Seen(const ItemView& v, Scratch* scratch) {
+  return absl::StrCat(
+      absl::BytesToHexString(absl::string_view(v.trace_id.data(), v.trace_id.size())), "|",
+      std::string(v.trace_state), "|", std::string(v.name), "|", v.kind, "|", v.status_code, "|",
+      v.start_unix_nano, "|", v.end_unix_nano, "|", v.has_parent, "|", std::string(v.service_name),
+      "|", Describe(v.Attribute("http.route", scratch)), "|",
+      Describe(v.Attribute("sampling.priority", scratch)));
+}
+
+// A request's walk with the receiver's span index (or another request's, or none): what the
+// decisions saw and the request passed on.
+struct WalkRecord {
+  std::vector<std::string> seen;
+  std::string out;
+  size_t kept = 0;
+};
+WalkRecord WalkWith(const std::string& bytes, size_t items, std::shared_ptr<const SpanIndex> index,
+                    const AttributeKeys* keys) {
+  auto data = Telemetry::FromWire(Signal::kTraces, absl::Cord(bytes), items);
+  data->set_span_index(std::move(index));
+  WalkRecord record;
+  WalkResult r = Walk(
+      std::move(data),
+      [&](const ItemView& v, Scratch* scratch) {
+        record.seen.push_back(Seen(v, scratch));
+        // Drop some, rewrite the tracestate of some, keep the rest as they are.
+        ItemVerdict verdict;
+        const size_t n = record.seen.size();
+        if (n % 3 == 0) verdict.keep = false;
+        if (n % 3 == 1) {
+          verdict.replace_trace_state = true;
+          verdict.trace_state = "ot=th:8";
+        }
+        return verdict;
+      },
+      keys);
+  EXPECT_FALSE(r.malformed);
+  record.kept = r.items_kept;
+  if (r.data != nullptr) record.out = std::string(r.data->wire());
+  return record;
+}
+
+// With the index the walk sees the same spans, decides the same and writes the same bytes as
+// without it; an index that is not the request's is noticed and the spans are walked.
+TEST(ItemWalkerTest, TheSpanIndexGivesWhatTheWalkFinds) {
+  std::mt19937_64 rng(11);
+  const absl::Time start = absl::FromUnixSeconds(1'700'000'000);
+  const AttributeKeys keys({"sampling.priority", "http.route"});
+  std::string previous;
+  for (int i = 0; i < 40; ++i) {
+    TracesRequest request = i % 2 == 0 ? bench::MakeRealisticTraces(rng, 60, start)
+                                       : bench::MakeRandomAttributeTraces(rng, 60, start);
+    // Some tracestates, priorities and statuses, which the generators do not set.
+    int n = 0;
+    for (auto& rs : *request.mutable_resource_spans()) {
+      for (auto& ss : *rs.mutable_scope_spans()) {
+        for (auto& span : *ss.mutable_spans()) {
+          if (n % 4 == 0) span.set_trace_state("vendor=x,ot=rv:abcdef01234567");
+          if (n % 7 == 0) {
+            auto* kv = span.add_attributes();
+            kv->set_key("sampling.priority");
+            kv->mutable_value()->set_int_value(n % 2);
+          }
+          if (n % 5 == 0)
+            span.mutable_status()->set_code(
+                opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+          ++n;
+        }
+      }
+    }
+    const std::string bytes = request.SerializeAsString();
+    auto index = std::make_shared<SpanIndex>();
+    auto scan = ScanOtlpRequest(Signal::kTraces, bytes, index.get());
+    ASSERT_TRUE(scan.ok());
+    for (const AttributeKeys* k : {static_cast<const AttributeKeys*>(nullptr), &keys}) {
+      const WalkRecord walked = WalkWith(bytes, scan->items, nullptr, k);
+      const WalkRecord indexed = WalkWith(bytes, scan->items, index, k);
+      EXPECT_EQ(indexed.seen, walked.seen);
+      EXPECT_EQ(indexed.out, walked.out);
+      EXPECT_EQ(indexed.kept, walked.kept);
+      EXPECT_GT(walked.kept, 0u);
+      EXPECT_LT(walked.kept, scan->items);
+      if (!previous.empty()) {
+        // Another request's index: not followed.
+        auto other = std::make_shared<SpanIndex>();
+        ASSERT_TRUE(ScanOtlpRequest(Signal::kTraces, previous, other.get()).ok());
+        const WalkRecord mismatched = WalkWith(bytes, scan->items, other, k);
+        EXPECT_EQ(mismatched.seen, walked.seen);
+        EXPECT_EQ(mismatched.out, walked.out);
+      }
+    }
+    previous = bytes;
+  }
 }
 
 }  // namespace
