@@ -70,7 +70,6 @@ std::shared_ptr<AdaptiveController::Key> AdaptiveSampler::KeyFor(const ItemView&
     while (r.Next(&f)) {
       if (!f.IsLen(1)) continue;
       ItemView resource;
-      resource.payload = f.payload;
       resource.attribute_fields = f.payload;
       resource.attributes_field = 1;
       if (std::optional<attraction::Value> v = resource.Attribute(key_attribute_, scratch)) {

@@ -511,7 +511,6 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
         if (!item.IsLen(kItems)) continue;
         ItemRecord& record = st.items.emplace_back();
         record.field = item;
-        view.payload = item.payload;
         view.attribute_fields = item.payload;
         view.keys = walk_keys;
         view.trace_id = {};

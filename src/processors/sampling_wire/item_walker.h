@@ -51,7 +51,6 @@ class AttributeKeys {
 
 // One span or log record, as the sampler sees it. Views point into the request.
 struct ItemView {
-  std::string_view payload;      // the item's encoding
   std::string_view trace_id;     // as found (empty when absent)
   std::string_view trace_state;  // spans only
   std::string_view name;         // span name
