@@ -99,6 +99,7 @@ struct SpanExtras {
   std::string_view name;
   const char* attributes_begin = nullptr;
   const char* attributes_end = nullptr;
+  uint64_t attribute_keys = 0;  // SpanSummary::attribute_keys
   int32_t kind = 0;
   int32_t status_code = 0;  // Status merges: the last code in any of them
   uint64_t start_time = 0;
@@ -281,11 +282,34 @@ uint32_t Offset(const Ctx& ctx, const char* p) { return static_cast<uint32_t>(p 
     s.attributes_begin = Offset(ctx, x.attributes_begin);
     s.attributes_end = Offset(ctx, x.attributes_end);
   }
+  s.attribute_keys = x.attribute_keys;
   s.kind = x.kind;
   s.status_code = x.status_code;
   s.start_unix_nano = x.start_time;
   s.end_unix_nano = x.end_time;
   s.has_parent = !span.parent_span_id.empty();
+}
+
+// AttributeKeyBits of a KeyValue's key when it is encoded as protobuf writes it (the key, a
+// one-byte length, then at most the value filling the rest); all bits otherwise, since a
+// key written twice or after the value is not worth reading here.
+uint64_t KeyValueKeyBit(const char* p, const char* end) {
+  const size_t size = static_cast<size_t>(end - p);
+  if (size < 2 || static_cast<uint8_t>(p[0]) != 0x0A || static_cast<uint8_t>(p[1]) >= 0x80) {
+    return ~uint64_t{0};
+  }
+  const size_t key_size = static_cast<uint8_t>(p[1]);
+  const size_t rest = size - 2;
+  if (rest < key_size) return ~uint64_t{0};
+  if (rest != key_size) {
+    // The value: tag 0x12 and a length that ends exactly at the KeyValue's end.
+    const char* v = p + 2 + key_size;
+    if (static_cast<uint8_t>(*v) != 0x12) return ~uint64_t{0};
+    uint64_t length = 0;
+    const char* q = ReadVarintValue(v + 1, end, &length);
+    if (q == nullptr || length != static_cast<uint64_t>(end - q)) return ~uint64_t{0};
+  }
+  return AttributeKeyBits(std::string_view(p + 2, key_size));
 }
 
 template <Role R>
@@ -457,6 +481,7 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
               if (ctx.index != nullptr && field->hook == Hook::kSpanAttributes) {
                 if (extra.attributes_begin == nullptr) extra.attributes_begin = field_start;
                 extra.attributes_end = p + length;
+                extra.attribute_keys |= KeyValueKeyBit(p, p + length);
               }
             }
             const Table& child = *field->child;

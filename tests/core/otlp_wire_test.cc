@@ -640,6 +640,36 @@ TEST(OtlpWireTest, SpanIds) {
   }
 }
 
+// The index's key filter has exactly the bits of the span's attribute keys when they are
+// encoded as protobuf writes them, and every bit when one is not (so it never rules out a key
+// the span has).
+TEST(OtlpWireTest, SpanIndexAttributeKeyFilter) {
+  auto keys_of = [](const std::string& body) {
+    SpanIndex index;
+    const std::string request = Traces({body});
+    EXPECT_TRUE(ScanOtlpRequest(Signal::kTraces, request, &index).ok());
+    return index.size() == 1 ? index[0].attribute_keys : 0;
+  };
+  const std::string string_value = Len(1, "GET");  // AnyValue.string_value
+  const uint64_t both = AttributeKeyBits("http.method") | AttributeKeyBits("peer.service");
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method") + Len(2, string_value)) +
+                    Len(9, Len(1, "peer.service") + Len(2, string_value))),
+            both);
+  EXPECT_EQ(keys_of(SpanBody()), 0u);
+  // A key without a value, and an empty key.
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method"))), AttributeKeyBits("http.method"));
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, ""))), AttributeKeyBits(""));
+  // Unusual encodings: the value first, the key twice, an empty KeyValue.
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(2, string_value) + Len(1, "http.method"))),
+            ~uint64_t{0});
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "a") + Len(2, string_value) + Len(1, "b"))),
+            ~uint64_t{0});
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, "")), ~uint64_t{0});
+  // The bits separate the keys a sampler looks for from common ones.
+  const uint64_t priority = AttributeKeyBits("sampling.priority");
+  EXPECT_NE(both & priority, priority);
+}
+
 TEST(OtlpWireTest, LogRecordIds) {
   struct Case {
     std::string body;
@@ -1124,6 +1154,11 @@ void MutateBytes(Generator& g, std::string* bytes, const std::string& other) {
       why = "times";
     } else if (got.has_parent != !want.parent_span_id().empty()) {
       why = "parent";
+    } else if (std::any_of(want.attributes().begin(), want.attributes().end(), [&](const auto& kv) {
+                 const uint64_t bits = AttributeKeyBits(kv.key());
+                 return (got.attribute_keys & bits) != bits;
+               })) {
+      why = "attribute key filter";  // it must never rule out a key the span has
     } else {
       // The attribute fields within [attributes_begin, attributes_end) are the span's.
       Span attrs;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/span_index.h"
 #include "processors/attraction/wire.h"
 #include "processors/attraction/workspace.h"
 
@@ -271,6 +272,7 @@ bool FromIndex(const SpanSummary& s, std::string_view request, const WireField& 
   view->keys = nullptr;  // nothing noted: lookups walk the attribute fields
   view->attribute_fields =
       std::string_view(base + s.attributes_begin, s.attributes_end - s.attributes_begin);
+  view->attribute_keys = s.attribute_keys;
   view->trace_id = std::string_view(base + s.trace_id, s.trace_id_size);
   if (s.trace_state_field_size != 0) {
     view->trace_state = std::string_view(base + s.trace_state, s.trace_state_size);
@@ -412,6 +414,9 @@ std::optional<attraction::Value> ItemView::Attribute(std::string_view key, Scrat
       return attraction::DecodeValue(found_values[i], scratch);
     }
   }
+  if (const uint64_t bits = AttributeKeyBits(key); (attribute_keys & bits) != bits) {
+    return std::nullopt;
+  }
   return FindAttribute(attribute_fields, attributes_field, key, scratch);
 }
 
@@ -522,6 +527,7 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
         view.start_unix_nano = 0;
         view.end_unix_nano = 0;
         view.found = 0;
+        view.attribute_keys = ~uint64_t{0};
         bool ok;
         if (index != nullptr && next_span < index->size() &&
             FromIndex((*index)[next_span], request, item, &view, &record)) {

@@ -66,6 +66,9 @@ struct ItemView {
   // Where the item's attribute fields are: the item's encoding, or a range of it from the
   // first attribute field to the last (from the receiver's span index).
   std::string_view attribute_fields;
+  // From the span index: which keys may be among the attributes (core/span_index.h,
+  // SpanSummary::attribute_keys); all bits when unknown.
+  uint64_t attribute_keys = ~uint64_t{0};
   // The walk's AttributeKeys (may be null), and the AnyValue bytes of those found on the item
   // (bit i of `found`: key i was found; the last one wins, as pdata keeps).
   const AttributeKeys* keys = nullptr;
