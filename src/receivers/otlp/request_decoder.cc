@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "core/id_validation.h"
 #include "core/otlp_json.h"
@@ -12,6 +13,9 @@
 namespace otlpd {
 
 namespace {
+
+// Spans whose summaries a receiver thread's scratch index may keep room for (~1.4 MB).
+constexpr size_t kKeptIndexCapacity = 16384;
 
 const google::protobuf::Descriptor* RequestDescriptor(Signal signal) {
   switch (signal) {
@@ -37,11 +41,21 @@ absl::StatusOr<DecodedRequest> DecodeWire(Signal signal, absl::Cord wire, const 
     absl::CopyCordToString(wire, &flat_copy);
     flat = flat_copy;
   }
-  // The span index, when a processor reads it (see core/span_index.h).
-  std::shared_ptr<SpanIndex> index;
-  if (signal == Signal::kTraces && SpanIndexRequested()) index = std::make_shared<SpanIndex>();
+  // The span index, when a processor reads it (see core/span_index.h). The scan fills this
+  // thread's vector, which keeps its capacity, and the request gets an exact-size copy: a
+  // vector growing span by span in fresh memory cost more than the scan's index work itself.
+  thread_local SpanIndex index_scratch;
+  SpanIndex* index = nullptr;
+  if (signal == Signal::kTraces && SpanIndexRequested()) {
+    index = &index_scratch;
+    index->clear();
+  }
   absl::StatusOr<WireScan> scan =
-      ScanOtlpRequest(signal, std::string_view(flat.data(), flat.size()), index.get());
+      ScanOtlpRequest(signal, std::string_view(flat.data(), flat.size()), index);
+  absl::Cleanup trim_scratch = [&] {
+    // A huge request's capacity is not kept for the thread's life.
+    if (index != nullptr && index->capacity() > kKeptIndexCapacity) SpanIndex().swap(*index);
+  };
   if (!scan.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot decode the request ", what, ": ", scan.status().message()));
@@ -49,7 +63,9 @@ absl::StatusOr<DecodedRequest> DecodeWire(Signal signal, absl::Cord wire, const 
   DecodedRequest out;
   if (scan->invalid_items == 0) {
     out.data = Telemetry::FromWire(signal, std::move(wire), scan->items);
-    if (index != nullptr) out.data->set_span_index(std::move(index));
+    if (index != nullptr) {
+      out.data->set_span_index(std::make_shared<const SpanIndex>(index->begin(), index->end()));
+    }
     return out;
   }
   // Rare: some items have malformed ids. Decode, drop them, and let the rest be re-encoded
