@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "core/span_index.h"
 #include "processors/attraction/value.h"
 #include "processors/attraction/workspace.h"
 
@@ -139,8 +140,9 @@ FilterState& StateForThread() {
 // One walk over one request: conditions read the current item through Get.
 class FilterWalker : public ottl::Item {
  public:
-  FilterWalker(const FilterProcessor& p, Workspace& ws)
-      : p_(p), c_(p.config_), ws_(ws), st_(StateForThread()) {
+  // `index`: the receiver's span index of `request` (may be null).
+  FilterWalker(const FilterProcessor& p, Workspace& ws, const SpanIndex* index)
+      : p_(p), c_(p.config_), ws_(ws), st_(StateForThread()), index_(index) {
     auto uses = [](const FilterProcessorConfig::Conditions* cs) {
       if (cs == nullptr) return false;
       for (const ottl::Condition& c : *cs) {
@@ -157,6 +159,7 @@ class FilterWalker : public ottl::Item {
 
   // False if the request is malformed or a condition failed with error_mode: propagate.
   bool Run(std::string_view request) {
+    request_ = request;
     WireReader r(request);
     WireField f;
     while (r.Next(&f) && !failed_) {
@@ -176,6 +179,7 @@ class FilterWalker : public ottl::Item {
   Value Get(Field field, std::string_view key) override {
     switch (field) {
       case Field::kAttribute:
+        if (summary_ != nullptr) return IndexedAttribute(key);
         if (!scanned_) ScanItem();
         return Attribute(ws_.attrs, key);
       case Field::kResourceAttribute:
@@ -199,6 +203,24 @@ class FilterWalker : public ottl::Item {
     }
     switch (context_) {
       case ottl::Context::kSpan:
+        if (summary_ != nullptr) {
+          // From the receiver's span index, without reading the span.
+          switch (field) {
+            case Field::kName:
+              return Value::Str(
+                  std::string_view(request_.data() + summary_->name, summary_->name_size));
+            case Field::kKind:
+              return Value::Int(summary_->kind);
+            case Field::kStartTime:
+              return Value::Int(static_cast<int64_t>(summary_->start_unix_nano));
+            case Field::kEndTime:
+              return Value::Int(static_cast<int64_t>(summary_->end_unix_nano));
+            case Field::kStatusCode:
+              return Value::Int(summary_->status_code);
+            default:
+              break;
+          }
+        }
         switch (field) {
           case Field::kName:
             return ItemStr(kSpanName);
@@ -324,6 +346,27 @@ class FilterWalker : public ottl::Item {
     return Value::Int(static_cast<int64_t>(f->scalar));
   }
 
+  // An attribute of a span summarized in the index: a key the summary's key filter rules out
+  // is absent; otherwise the map is built from the span's attribute fields alone.
+  Value IndexedAttribute(std::string_view key) {
+    if (const uint64_t bits = AttributeKeyBits(key); (summary_->attribute_keys & bits) != bits) {
+      return Value::Nil();
+    }
+    if (!attrs_loaded_) {
+      attrs_loaded_ = true;
+      ws_.attrs.Clear();
+      WireReader r(std::string_view(request_.data() + summary_->attributes_begin,
+                                    summary_->attributes_end - summary_->attributes_begin));
+      WireField f;
+      while (r.Next(&f)) {
+        if (f.number == kSpanAttributes && f.type == attraction::kWireLen) {
+          ws_.attrs.AddField(f, &ws_.scratch);
+        }
+      }
+    }
+    return Attribute(ws_.attrs, key);
+  }
+
   Value Attribute(const attraction::AttrMap& attrs, std::string_view key) {
     const int i = attrs.Find(key);
     if (i < 0) return Value::Nil();
@@ -421,6 +464,8 @@ class FilterWalker : public ottl::Item {
     item_ = item;
     attributes_field_ = attributes_field;
     scanned_ = false;
+    attrs_loaded_ = false;
+    summary_ = nullptr;
     want_attrs_ = uses_attrs_[static_cast<int>(context)];
   }
 
@@ -518,6 +563,18 @@ class FilterWalker : public ottl::Item {
 
   bool Span(const WireField& span, int64_t* delta) {
     SetItem(ottl::Context::kSpan, span.payload, kSpanAttributes);
+    // The index describes the request's spans in order: followed while its entries are the
+    // spans met.
+    if (index_ != nullptr) {
+      const SpanSummary* s = next_span_ < index_->size() ? &(*index_)[next_span_] : nullptr;
+      if (s != nullptr && request_.data() + s->begin == span.payload.data() &&
+          s->end - s->begin == span.payload.size()) {
+        summary_ = s;
+        ++next_span_;
+      } else {
+        index_ = nullptr;
+      }
+    }
     const bool legacy = c_.spans_include || c_.spans_exclude;
     if ((legacy && LegacyDrops()) || AnyMatches(c_.span.get())) {
       if (failed_) return true;
@@ -634,7 +691,12 @@ class FilterWalker : public ottl::Item {
   uint32_t attributes_field_ = 0;
   bool scanned_ = false;
   bool want_attrs_ = false;
-  bool uses_attrs_[5] = {};  // by context: whether a condition reads attributes["k"]
+  bool attrs_loaded_ = false;  // ws_.attrs holds the span's attributes (IndexedAttribute)
+  std::string_view request_;
+  const SpanIndex* index_ = nullptr;
+  size_t next_span_ = 0;
+  const SpanSummary* summary_ = nullptr;  // the current span's, when the index has it
+  bool uses_attrs_[5] = {};               // by context: whether a condition reads attributes["k"]
   const char* at_[kCachedFields] = {};
   WireField field_;
   std::string_view metric_;
@@ -653,6 +715,11 @@ FilterProcessor::FilterProcessor(const CreateSettings& settings,
                                  const FilterProcessorConfig& config, Signal signal,
                                  ConsumerPtr next)
     : id_(settings.id.ToString()), signal_(signal), config_(config), next_(std::move(next)) {
+  // Span conditions read names, kinds, times, status codes and attributes from the
+  // receiver's span index when it is there.
+  if (signal == Signal::kTraces && config.span != nullptr && !config.span->empty()) {
+    RequestSpanIndex();
+  }
   if (settings.host != nullptr) {
     const char* name = signal == Signal::kTraces    ? "otelcol_processor_filter_spans_filtered"
                        : signal == Signal::kMetrics ? "otelcol_processor_filter_datapoints_filtered"
@@ -665,7 +732,7 @@ FilterProcessor::FilterProcessor(const CreateSettings& settings,
 absl::StatusOr<TelemetryPtr> FilterProcessor::Process(TelemetryPtr data) const {
   Workspace& ws = Workspace::ForThread();
   const std::string_view request = ws.Begin(*data);
-  FilterWalker walker(*this, ws);
+  FilterWalker walker(*this, ws, signal_ == Signal::kTraces ? data->span_index().get() : nullptr);
   if (!walker.Run(request)) {
     ws.editor.Reset({});
     if (walker.malformed()) {

@@ -6,9 +6,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "absl/strings/cord.h"
+#include "core/otlp_wire.h"
 #include "processors/attributes/attributes_test_util.h"
 #include "processors/filter/factory.h"
 #include "testing/otlp_data.h"
+#include "testing/realistic_traces.h"
 
 namespace otlpd::attrtest {
 namespace {
@@ -134,6 +139,81 @@ traces:
   EXPECT_THAT(SpanNames(out->traces()), ::testing::ElementsAre("GET /health", "SELECT"));
   // cart's only span went, and with it its scope and resource.
   EXPECT_EQ(out->traces().resource_spans_size(), 1);
+}
+
+// Span conditions answered from the receiver's span index (names, kinds, times, status codes,
+// attributes behind the index's key filter) drop exactly what they drop when the spans are
+// read, on realistic and standard requests; another request's index is not followed.
+TEST(FilterProcessorTest, TheSpanIndexGivesWhatReadingTheSpansGives) {
+  const char* const kConditionSets[] = {
+      R"yaml(
+traces:
+  span:
+    - 'IsMatch(name, "^(GET|SELECT)")'
+    - 'kind == SPAN_KIND_CLIENT and status.code == STATUS_CODE_ERROR'
+)yaml",
+      R"yaml(
+traces:
+  span:
+    - 'end_time_unix_nano - start_time_unix_nano < 2000000'
+    - 'name == "compute_quote"'
+)yaml",
+      R"yaml(
+traces:
+  span:
+    - 'attributes["sampling.priority"] == 1'
+    - 'attributes["http.route"] == "/ads" or attributes["no.such.key"] == "x"'
+    - 'status.code == STATUS_CODE_ERROR and status.message != "kept"'
+)yaml",
+  };
+  for (const char* yaml : kConditionSets) {
+    Filter walked(yaml, Signal::kTraces);
+    Filter indexed(yaml, Signal::kTraces);
+    std::mt19937_64 rng(7);
+    const absl::Time start = absl::FromUnixSeconds(1'700'000'000);
+    size_t in = 0;
+    std::string previous;
+    for (int i = 0; i < 20; ++i) {
+      TracesRequest request = i % 2 == 0 ? bench::MakeRealisticTraces(rng, 60, start)
+                                         : bench::MakeRandomAttributeTraces(rng, 60, start);
+      int n = 0;  // priorities and error statuses, which the generators do not set
+      for (auto& rs : *request.mutable_resource_spans()) {
+        for (auto& ss : *rs.mutable_scope_spans()) {
+          for (auto& span : *ss.mutable_spans()) {
+            if (n % 7 == 0) *span.add_attributes() = Int("sampling.priority", n % 2);
+            if (n % 5 == 0) {
+              span.mutable_status()->set_code(
+                  opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+            }
+            ++n;
+          }
+        }
+      }
+      const std::string bytes = request.SerializeAsString();
+      auto index = std::make_shared<SpanIndex>();
+      auto scan = ScanOtlpRequest(Signal::kTraces, bytes, index.get());
+      ASSERT_TRUE(scan.ok());
+      in += scan->items;
+      auto run = [&](Filter& f, std::shared_ptr<const SpanIndex> with) {
+        auto data = Telemetry::FromWire(Signal::kTraces, absl::Cord(bytes), scan->items);
+        data->set_span_index(std::move(with));
+        TelemetryPtr out = f.Run(std::move(data));
+        return out == nullptr ? std::string("(nothing)") : std::string(out->wire());
+      };
+      const std::string want = run(walked, nullptr);
+      EXPECT_EQ(run(indexed, index), want) << yaml << "request " << i;
+      if (!previous.empty()) {
+        auto other = std::make_shared<SpanIndex>();
+        ASSERT_TRUE(ScanOtlpRequest(Signal::kTraces, previous, other.get()).ok());
+        EXPECT_EQ(run(indexed, other), want) << yaml << "request " << i << ", another's index";
+      }
+      previous = bytes;
+    }
+    // The conditions drop some spans and keep others, or the comparison proves little.
+    const uint64_t dropped = walked.Filtered("otelcol_processor_filter_spans_filtered");
+    EXPECT_GT(dropped, 0u) << yaml;
+    EXPECT_LT(dropped, in) << yaml;
+  }
 }
 
 TEST(FilterProcessorTest, NothingMatchedPassesTheRequestOnAsItCame) {
