@@ -290,24 +290,28 @@ uint32_t Offset(const Ctx& ctx, const char* p) { return static_cast<uint32_t>(p 
   s.has_parent = !span.parent_span_id.empty();
 }
 
-// AttributeKeyBits of a KeyValue's key when it is encoded as protobuf writes it (the key, a
-// one-byte length, then at most the value filling the rest); all bits otherwise, since a
-// key written twice or after the value is not worth reading here.
-uint64_t KeyValueKeyBit(const char* p, const char* end) {
+// AttributeKeyBits of a KeyValue's key when it is encoded as protobuf writes it (the key with
+// a one-byte length, then at most the value, with a one- or two-byte length, filling the
+// rest); all bits otherwise, since a key written twice or after the value is not worth
+// reading here. Runs on every attribute of every span, so it reads bytes, not varints.
+[[gnu::always_inline]] inline uint64_t KeyValueKeyBits(const char* p, const char* end) {
+  const auto* u = reinterpret_cast<const uint8_t*>(p);
   const size_t size = static_cast<size_t>(end - p);
-  if (size < 2 || static_cast<uint8_t>(p[0]) != 0x0A || static_cast<uint8_t>(p[1]) >= 0x80) {
-    return ~uint64_t{0};
-  }
-  const size_t key_size = static_cast<uint8_t>(p[1]);
-  const size_t rest = size - 2;
-  if (rest < key_size) return ~uint64_t{0};
-  if (rest != key_size) {
-    // The value: tag 0x12 and a length that ends exactly at the KeyValue's end.
-    const char* v = p + 2 + key_size;
-    if (static_cast<uint8_t>(*v) != 0x12) return ~uint64_t{0};
-    uint64_t length = 0;
-    const char* q = ReadVarintValue(v + 1, end, &length);
-    if (q == nullptr || length != static_cast<uint64_t>(end - q)) return ~uint64_t{0};
+  constexpr uint64_t kUnknown = ~uint64_t{0};
+  if (size < 2 || u[0] != 0x0A || u[1] >= 0x80 || size_t{u[1]} + 2 > size) return kUnknown;
+  const size_t key_size = u[1];
+  const size_t rest = size - 2 - key_size;
+  if (rest != 0) {
+    const uint8_t* v = u + 2 + key_size;
+    if (rest < 2 || v[0] != 0x12) return kUnknown;
+    size_t length = v[1];
+    size_t header = 2;
+    if (length >= 0x80) {
+      if (rest < 3 || v[2] >= 0x80) return kUnknown;
+      length = (length & 0x7f) | size_t{v[2]} << 7;
+      header = 3;
+    }
+    if (header + length != rest) return kUnknown;
   }
   return AttributeKeyBits(std::string_view(p + 2, key_size));
 }
@@ -481,7 +485,7 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
               if (ctx.index != nullptr && field->hook == Hook::kSpanAttributes) {
                 if (extra.attributes_begin == nullptr) extra.attributes_begin = field_start;
                 extra.attributes_end = p + length;
-                extra.attribute_keys |= KeyValueKeyBit(p, p + length);
+                extra.attribute_keys |= KeyValueKeyBits(p, p + length);
               }
             }
             const Table& child = *field->child;

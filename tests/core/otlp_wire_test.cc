@@ -659,6 +659,12 @@ TEST(OtlpWireTest, SpanIndexAttributeKeyFilter) {
   // A key without a value, and an empty key.
   EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method"))), AttributeKeyBits("http.method"));
   EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, ""))), AttributeKeyBits(""));
+  // Values with one-, two- and three-byte lengths: the last is not read, so every bit.
+  const std::string long_value = Len(1, std::string(200, 'v'));
+  const std::string huge_value = Len(1, std::string(20000, 'v'));
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method") + Len(2, long_value))),
+            AttributeKeyBits("http.method"));
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method") + Len(2, huge_value))), ~uint64_t{0});
   // Unusual encodings: the value first, the key twice, an empty KeyValue.
   EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(2, string_value) + Len(1, "http.method"))),
             ~uint64_t{0});
