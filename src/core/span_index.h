@@ -50,6 +50,12 @@ inline uint64_t AttributeKeyBits(std::string_view key) {
   return (uint64_t{1} << (h >> 58)) | (uint64_t{1} << ((h >> 52) & 63));
 }
 
+// Whether `s` summarizes the span message whose bytes are `span`, a view into `request` (the
+// request the index was built from): processors follow an index only while this holds.
+inline bool Summarizes(const SpanSummary& s, std::string_view request, std::string_view span) {
+  return request.data() + s.begin == span.data() && s.end - s.begin == span.size();
+}
+
 // The spans of one traces request, in the order of its bytes.
 using SpanIndex = std::vector<SpanSummary>;
 

@@ -567,8 +567,7 @@ class FilterWalker : public ottl::Item {
     // spans met.
     if (index_ != nullptr) {
       const SpanSummary* s = next_span_ < index_->size() ? &(*index_)[next_span_] : nullptr;
-      if (s != nullptr && request_.data() + s->begin == span.payload.data() &&
-          s->end - s->begin == span.payload.size()) {
+      if (s != nullptr && Summarizes(*s, request_, span.payload)) {
         summary_ = s;
         ++next_span_;
       } else {

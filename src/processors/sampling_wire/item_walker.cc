@@ -272,9 +272,7 @@ bool ParseSpan(const WireField& span, ItemView* view, ItemRecord* record) {
 bool FromIndex(const SpanSummary& s, std::string_view request, const WireField& span,
                ItemView* view, ItemRecord* record) {
   const char* base = request.data();
-  if (base + s.begin != span.payload.data() || s.end - s.begin != span.payload.size()) {
-    return false;
-  }
+  if (!Summarizes(s, request, span.payload)) return false;
   view->keys = nullptr;  // nothing noted: lookups walk the attribute fields
   view->attribute_fields =
       std::string_view(base + s.attributes_begin, s.attributes_end - s.attributes_begin);
