@@ -772,4 +772,25 @@ TracesRequest MakeRandomAttributeTraces(std::mt19937_64& rng, size_t spans, absl
   return request;
 }
 
+void AddSamplingFields(TracesRequest* request) {
+  int n = 0;
+  for (auto& rs : *request->mutable_resource_spans()) {
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      for (auto& span : *ss.mutable_spans()) {
+        if (n % 4 == 0) span.set_trace_state("vendor=x,ot=rv:abcdef01234567");
+        if (n % 7 == 0) {
+          auto* kv = span.add_attributes();
+          kv->set_key("sampling.priority");
+          kv->mutable_value()->set_int_value(n % 2);
+        }
+        if (n % 5 == 0) {
+          span.mutable_status()->set_code(
+              opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+        }
+        ++n;
+      }
+    }
+  }
+}
+
 }  // namespace otlpd::bench

@@ -176,19 +176,7 @@ traces:
     for (int i = 0; i < 20; ++i) {
       TracesRequest request = i % 2 == 0 ? bench::MakeRealisticTraces(rng, 60, start)
                                          : bench::MakeRandomAttributeTraces(rng, 60, start);
-      int n = 0;  // priorities and error statuses, which the generators do not set
-      for (auto& rs : *request.mutable_resource_spans()) {
-        for (auto& ss : *rs.mutable_scope_spans()) {
-          for (auto& span : *ss.mutable_spans()) {
-            if (n % 7 == 0) *span.add_attributes() = Int("sampling.priority", n % 2);
-            if (n % 5 == 0) {
-              span.mutable_status()->set_code(
-                  opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
-            }
-            ++n;
-          }
-        }
-      }
+      bench::AddSamplingFields(&request);
       const std::string bytes = request.SerializeAsString();
       auto index = std::make_shared<SpanIndex>();
       auto scan = ScanOtlpRequest(Signal::kTraces, bytes, index.get());

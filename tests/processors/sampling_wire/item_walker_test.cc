@@ -214,24 +214,7 @@ TEST(ItemWalkerTest, TheSpanIndexGivesWhatTheWalkFinds) {
   for (int i = 0; i < 40; ++i) {
     TracesRequest request = i % 2 == 0 ? bench::MakeRealisticTraces(rng, 60, start)
                                        : bench::MakeRandomAttributeTraces(rng, 60, start);
-    // Some tracestates, priorities and statuses, which the generators do not set.
-    int n = 0;
-    for (auto& rs : *request.mutable_resource_spans()) {
-      for (auto& ss : *rs.mutable_scope_spans()) {
-        for (auto& span : *ss.mutable_spans()) {
-          if (n % 4 == 0) span.set_trace_state("vendor=x,ot=rv:abcdef01234567");
-          if (n % 7 == 0) {
-            auto* kv = span.add_attributes();
-            kv->set_key("sampling.priority");
-            kv->mutable_value()->set_int_value(n % 2);
-          }
-          if (n % 5 == 0)
-            span.mutable_status()->set_code(
-                opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
-          ++n;
-        }
-      }
-    }
+    bench::AddSamplingFields(&request);
     const std::string bytes = request.SerializeAsString();
     auto index = std::make_shared<SpanIndex>();
     auto scan = ScanOtlpRequest(Signal::kTraces, bytes, index.get());
