@@ -29,8 +29,8 @@ struct WireScan {
 // is limited to protobuf's default recursion limit (100, counting messages and groups),
 // singular message fields merge, and a later member of Metric.data replaces an earlier one.
 //
-// With `index` (traces only), also fills it with a summary of each span (core/span_index.h);
-// its contents are meaningful only when the scan is OK.
+// With `index` (traces only), also fills it with a summary of each span (core/span_index.h),
+// replacing what it held; its contents are meaningful only when the scan is OK.
 absl::StatusOr<WireScan> ScanOtlpRequest(Signal signal, std::string_view bytes,
                                          SpanIndex* index = nullptr);
 
