@@ -530,12 +530,16 @@ void TailSamplingProcessor::Consume(TelemetryPtr data, Completion done) {
     Forward(std::move(late_sampled), [join](absl::Status s) { join->Finish(std::move(s)); });
   }
   if (parts.empty()) return;
-  std::vector<absl::Cord> records;
-  records.reserve(parts.size());
-  for (const Part& p : parts) records.push_back(p.record);
+  // The records share their Cord trees with the parts, so both go with the completion: every
+  // reference is dropped on the log's thread (a reference count Abseil's library keeps where
+  // TSan cannot see it, dropped on two threads, reads as a race).
+  auto records = std::make_shared<std::vector<absl::Cord>>();
+  records->reserve(parts.size());
+  for (const Part& p : parts) records->push_back(p.record);
   auto shared_parts = std::make_shared<std::vector<Part>>(std::move(parts));
-  log_->Append(records, [this, shared_parts, join, floor, incoming, now_ns](
-                            absl::Status s, storage::LogPosition first, storage::LogPosition) {
+  const std::vector<absl::Cord>& to_append = *records;
+  log_->Append(to_append, [this, shared_parts, records, join, floor, incoming, now_ns](
+                              absl::Status s, storage::LogPosition first, storage::LogPosition) {
     std::vector<Encoded> late;
     {
       absl::MutexLock lock(&mu_);
