@@ -22,6 +22,7 @@ struct TextCondition {
   bool set = false;
   std::string exact;
   std::shared_ptr<const re2::RE2> regex;
+  std::string regex_prefix;  // what every match of `regex` starts with (RegexLiteralPrefix)
   bool Matches(std::string_view text) const;
 };
 
@@ -34,6 +35,7 @@ struct AttributeCondition {
   bool exists = true;
   std::string value;
   std::shared_ptr<const re2::RE2> regex;
+  std::string regex_prefix;
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
 };

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "processors/attraction/actions.h"
 #include "processors/rule_sampler/config.h"
 #include "processors/rule_sampler/rule_sampler.h"
 
@@ -36,6 +37,7 @@ void ParseText(ConfigNode& node, std::string_view key, TextCondition* out) {
     if (child.Get("regex", &text)) {
       if (has_exact) child.Error("", "give one of \"exact\" or \"regex\"");
       out->regex = CompileRegex(child, "regex", text);
+      out->regex_prefix = attraction::RegexLiteralPrefix(text);
     } else if (!has_exact) {
       child.Error("", "expected \"exact\" or \"regex\"");
     }
@@ -105,6 +107,7 @@ void ParseAttributes(ConfigNode& rule_node, std::vector<AttributeCondition>* out
       ++kinds;
       c.kind = AttributeCondition::Kind::kRegex;
       c.regex = CompileRegex(item, "regex", pattern);
+      c.regex_prefix = attraction::RegexLiteralPrefix(pattern);
     }
     if (item.Get("exists", &c.exists)) {
       ++kinds;

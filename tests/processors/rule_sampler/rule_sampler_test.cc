@@ -4,9 +4,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "processors/rule_sampler/factory.h"
 #include "processors/sampling_wire/sampling_test_util.h"
 
@@ -136,6 +138,73 @@ TEST(RuleSamplerTest, ConditionsAndFirstMatch) {
   EXPECT_EQ(rule_of(t, "checkout"), "errors");  // earlier rule wins
   t.set_name("GET /healthz");
   EXPECT_EQ(rule_of(t, "checkout"), "health");
+}
+
+// The regex conditions rule texts out by their literal prefix before running RE2: the answer
+// must be RE2's own for anchored, quantified, escaped, alternated and unanchored patterns.
+TEST(RuleSamplerTest, RegexConditionsMatchAsRe2Does) {
+  const std::vector<std::string> patterns = {
+      "^GET /health", "^GET /healthz?$", "^a|b", "^x\\.y",         "^ab*c",
+      "^(?i)get",     "health",          "^$",   "^GET /h[e]alth", "^é+"};
+  const std::vector<std::string> texts = {"GET /health",
+                                          "GET /healthz",
+                                          "GET /health/live",
+                                          "get /health",
+                                          "GET /healt",
+                                          "POST /health",
+                                          "b",
+                                          "xb",
+                                          "a",
+                                          "x.y",
+                                          "xzy",
+                                          "ac",
+                                          "abbbc",
+                                          "",
+                                          "éé",
+                                          "GET /hXalth"};
+  // The pattern as a YAML double-quoted scalar.
+  auto quoted = [](const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+      if (c == '\\' || c == '"') out.push_back('\\');
+      out.push_back(c);
+    }
+    return out + "\"";
+  };
+  for (const std::string& pattern : patterns) {
+    const std::string config = absl::StrCat(
+        "rules:\n  - name: by-name\n    span_name: {regex: ", quoted(pattern),
+        "}\n    sampling_percentage: 100\n  - name: by-attribute\n    attributes: [{key: k, "
+        "regex: ",
+        quoted(pattern), "}]\n    sampling_percentage: 100\n");
+    Harness h(Factory(), config, Signal::kTraces);
+    auto& sampler = static_cast<RuleSampler&>(*h.processor);
+    const re2::RE2 re(pattern);
+    ASSERT_TRUE(re.ok()) << pattern;
+    for (const std::string& text : texts) {
+      for (bool in_name : {true, false}) {
+        Span span;
+        span.set_trace_id(std::string(16, '\x7f'));
+        if (in_name) {
+          span.set_name(text);
+        } else {
+          span.set_name("\x01");  // matches none of the patterns
+          *span.add_attributes() = Str("k", text);
+        }
+        TracesRequest r;
+        *r.add_resource_spans()->add_scope_spans()->add_spans() = span;
+        size_t rule = 99;
+        sampling_wire::Walk(ToTelemetry(Signal::kTraces, r),
+                            [&](const sampling_wire::ItemView& v, attraction::Scratch* s) {
+                              rule = sampler.Match(v, s);
+                              return sampling_wire::ItemVerdict{};
+                            });
+        const size_t expected = RE2::PartialMatch(text, re) ? (in_name ? 0 : 1) : 2;
+        EXPECT_EQ(rule, expected) << "pattern " << pattern << ", text \"" << text << "\" in "
+                                  << (in_name ? "the name" : "an attribute");
+      }
+    }
+  }
 }
 
 TEST(RuleSamplerTest, DecisionsFollowTheTraceIdAndCarryTheRulesThreshold) {
