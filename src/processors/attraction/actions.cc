@@ -365,6 +365,31 @@ void AttrProc::Process(AttrMap& attrs, const Metadata* metadata, Scratch* scratc
   }
 }
 
+bool AttrProc::KeysActedOn(std::vector<std::string_view>* keys) const {
+  keys->clear();
+  for (const Action& a : actions_) {
+    switch (a.type) {
+      case ActionType::kDelete:
+      case ActionType::kHash:
+        if (a.regex != nullptr) return false;
+        break;
+      case ActionType::kInsert:
+      case ActionType::kUpdate:
+      case ActionType::kUpsert:
+        if (!a.from_attribute.empty()) keys->push_back(a.from_attribute);
+        break;
+      case ActionType::kExtract:
+        // Reads `key`, writes one key per capture group.
+        for (const std::string& group : a.group_names) keys->push_back(group);
+        break;
+      case ActionType::kConvert:
+        break;
+    }
+    keys->push_back(a.key);
+  }
+  return true;
+}
+
 void AttrProc::MatchingKeys(const Action& a, const AttrMap& attrs,
                             std::vector<std::string_view>* keys) const {
   keys->clear();

@@ -67,6 +67,12 @@ class AttrProc {
   // for from_context (null when the receiver kept none). New bytes go to `scratch`.
   void Process(AttrMap& attrs, const Metadata* metadata, Scratch* scratch) const;
 
+  // The attribute keys the actions read or write, when those are all the actions depend on
+  // (no action matches keys by `pattern`). Then Process leaves the attributes of a map that
+  // holds none of them as they are, in place, and adds after them exactly what it would add
+  // to an empty map. False when an action's keys are not known in advance.
+  bool KeysActedOn(std::vector<std::string_view>* keys) const;
+
  private:
   // Where a from_context action reads: client metadata (lower-cased name), or nothing
   // otlpd keeps (auth.* attributes, client.address).

@@ -47,6 +47,28 @@ size_t AttrMap::EncodedSize(uint32_t field_number) const {
   return total;
 }
 
+namespace {
+
+// One changed attribute as an element of `repeated KeyValue` (tag `tag`), at p; returns its end.
+char* WriteKeyValue(char* p, uint32_t tag, const Attr& a) {
+  const size_t kv_size = LenFieldSize(1, a.key.size()) + LenFieldSize(2, a.value.size());
+  char* w = WriteVarint(p, tag);
+  w = WriteVarint(w, kv_size);
+  *w++ = static_cast<char>(Tag(1, kWireLen));
+  w = WriteVarint(w, a.key.size());
+  w = CopyBytes(w, a.key);
+  *w++ = static_cast<char>(Tag(2, kWireLen));
+  w = WriteVarint(w, a.value.size());
+  return CopyBytes(w, a.value);
+}
+
+size_t KeyValueFieldSize(uint32_t tag, const Attr& a) {
+  const size_t kv_size = LenFieldSize(1, a.key.size()) + LenFieldSize(2, a.value.size());
+  return VarintSize(tag) + VarintSize(kv_size) + kv_size;
+}
+
+}  // namespace
+
 size_t AttrMap::Emit(uint32_t field_number, WireEditor* editor, Scratch* scratch,
                      size_t from) const {
   const uint32_t tag = Tag(field_number, kWireLen);
@@ -58,21 +80,27 @@ size_t AttrMap::Emit(uint32_t field_number, WireEditor* editor, Scratch* scratch
       total += a.raw_size;
       continue;
     }
-    const size_t kv_size = LenFieldSize(1, a.key.size()) + LenFieldSize(2, a.value.size());
-    const size_t size = VarintSize(tag) + VarintSize(kv_size) + kv_size;
+    const size_t size = KeyValueFieldSize(tag, a);
     char* p = scratch->Alloc(size);
-    char* w = WriteVarint(p, tag);
-    w = WriteVarint(w, kv_size);
-    *w++ = static_cast<char>(Tag(1, kWireLen));
-    w = WriteVarint(w, a.key.size());
-    w = CopyBytes(w, a.key);
-    *w++ = static_cast<char>(Tag(2, kWireLen));
-    w = WriteVarint(w, a.value.size());
-    CopyBytes(w, a.value);
+    WriteKeyValue(p, tag, a);
     editor->Append(std::string_view(p, size));
     total += size;
   }
   return total;
+}
+
+std::string_view AttrMap::Encode(uint32_t field_number, Scratch* scratch) const {
+  const size_t size = EncodedSize(field_number);
+  if (size == 0) return {};
+  const uint32_t tag = Tag(field_number, kWireLen);
+  char* const begin = scratch->Alloc(size);
+  char* w = begin;
+  for (size_t i = 0; i < size_; ++i) {
+    const Attr& a = attrs_[i];
+    w = a.raw != nullptr ? CopyBytes(w, std::string_view(a.raw, a.raw_size))
+                         : WriteKeyValue(w, tag, a);
+  }
+  return std::string_view(begin, size);
 }
 
 }  // namespace otlpd::attraction

@@ -126,6 +126,8 @@ class AttrMap {
   size_t Emit(uint32_t field_number, WireEditor* editor, Scratch* scratch, size_t from = 0) const;
   // The number of bytes Emit writes (from 0).
   size_t EncodedSize(uint32_t field_number) const;
+  // The bytes Emit writes (from 0), as one block of `scratch`.
+  std::string_view Encode(uint32_t field_number, Scratch* scratch) const;
 
  private:
   // A 1-byte-tag length-delimited field at p; null if it is not one.

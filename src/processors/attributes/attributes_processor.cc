@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "core/span_index.h"
 #include "processors/attraction/value.h"
 #include "processors/attraction/workspace.h"
 
@@ -59,10 +60,19 @@ uint32_t DataPointAttributes(uint32_t member) {
 // One walk over one request.
 class AttributesWalker {
  public:
-  AttributesWalker(const AttributesProcessor& p, Workspace& ws, const Metadata* metadata)
-      : p_(p), ws_(ws), metadata_(metadata) {}
+  AttributesWalker(const AttributesProcessor& p, Workspace& ws, const Metadata* metadata,
+                   const SpanIndex* index)
+      : p_(p), ws_(ws), metadata_(metadata), index_(index) {}
 
   bool Run(Signal signal, std::string_view request) {
+    request_ = request;
+    if (index_ != nullptr) {
+      // What the actions add to a span holding none of their keys: what they add to an
+      // attribute-less one (AttrProc::KeysActedOn).
+      ws_.attrs.Clear();
+      p_.proc_.Process(ws_.attrs, metadata_, &ws_.scratch);
+      appended_ = ws_.attrs.Encode(kSpanAttributes, &ws_.scratch);
+    }
     ItemFn item = signal == Signal::kTraces ? &AttributesWalker::Span
                   : signal == Signal::kLogs ? &AttributesWalker::LogRecord
                                             : &AttributesWalker::Metric;
@@ -188,7 +198,37 @@ class AttributesWalker {
     return attraction::RewriteAttributes(item, ws_.attrs, attributes_field, fields, ws_);
   }
 
+  // The span's summary in the index while the index is followed, else null.
+  const SpanSummary* Summary(const WireField& span) {
+    if (index_ == nullptr) return nullptr;
+    const SpanSummary* s = next_span_ < index_->size() ? &(*index_)[next_span_] : nullptr;
+    if (s == nullptr || !Summarizes(*s, request_, span.payload)) {
+      index_ = nullptr;
+      return nullptr;
+    }
+    ++next_span_;
+    return s;
+  }
+
+  // Whether the span's key filter rules out every key the actions act on.
+  bool HoldsNoActionKey(const SpanSummary& s) const {
+    for (uint64_t bits : p_.action_key_bits_) {
+      if ((s.attribute_keys & bits) == bits) return false;
+    }
+    return true;
+  }
+
   int64_t Span(const WireField& span) {
+    if (const SpanSummary* s = Summary(span); s != nullptr && HoldsNoActionKey(*s)) {
+      // The actions add `appended_` after the span's attributes, which stay as they are
+      // (where RewriteAttributes would write it), without loading them.
+      if (appended_.empty()) return 0;
+      const char* at = s->attributes_end != 0 ? request_.data() + s->attributes_end : span.end;
+      const auto open = ws_.editor.OpenField(span);
+      ws_.editor.Replace(at, at);
+      ws_.editor.Append(appended_);
+      return ws_.editor.CloseField(open, static_cast<int64_t>(appended_.size()), &ws_.scratch);
+    }
     ws_.attrs.Clear();
     attraction::AttrFields fields;
     std::string_view name;
@@ -321,6 +361,12 @@ class AttributesWalker {
   const AttributesProcessor& p_;
   Workspace& ws_;
   const Metadata* metadata_;
+  // The receiver's span index, followed while its entries are the spans met (traces, and
+  // only when the actions' keys are known: AttributesProcessor::action_key_bits_).
+  const SpanIndex* index_;
+  size_t next_span_ = 0;
+  std::string_view request_;
+  std::string_view appended_;
   const bool filtered_ = p_.include_.has_value() || p_.exclude_.has_value();
   bool failed_ = false;
   // Whether the exclude's resource (and scope) properties match the current ones.
@@ -344,12 +390,20 @@ AttributesProcessor::AttributesProcessor(const CreateSettings& settings,
       proc_(config.actions),
       include_(config.include),
       exclude_(config.exclude),
-      next_(std::move(next)) {}
+      next_(std::move(next)) {
+  std::vector<std::string_view> keys;
+  if (signal_ == Signal::kTraces && !include_ && !exclude_ && proc_.KeysActedOn(&keys)) {
+    for (std::string_view key : keys) action_key_bits_.push_back(AttributeKeyBits(key));
+    span_index_ = true;
+    RequestSpanIndex();
+  }
+}
 
 TelemetryPtr AttributesProcessor::Process(TelemetryPtr data) const {
   Workspace& ws = Workspace::ForThread();
   const std::string_view request = ws.Begin(*data);
-  AttributesWalker walker(*this, ws, data->metadata().get());
+  AttributesWalker walker(*this, ws, data->metadata().get(),
+                          span_index_ ? data->span_index().get() : nullptr);
   if (!walker.Run(signal_, request)) {
     // Not expected: receivers only pass on requests that passed the wire scan.
     if (uint64_t n = malformed_log_.Add(1)) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/component.h"
 #include "core/log_throttle.h"
@@ -32,6 +33,11 @@ class AttributesProcessor : public Processor {
   const std::optional<MatchProperties> include_;
   const std::optional<MatchProperties> exclude_;
   const ConsumerPtr next_;
+  // For spans, when the actions' keys are known (AttrProc::KeysActedOn) and nothing is
+  // matched: their AttributeKeyBits. A span whose key filter in the receiver's span index
+  // rules them all out is edited without loading its attributes.
+  std::vector<uint64_t> action_key_bits_;
+  bool span_index_ = false;
   mutable LogThrottle malformed_log_;
 };
 
