@@ -19,16 +19,21 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace otlpd {
 
@@ -114,6 +119,27 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 // At a graceful stop, a connection that has not sent its first request yet is waited for
 // (its request may be on the way) unless it is older than this (as Go's http.Server).
 constexpr auto kFreshConnectionGrace = std::chrono::seconds(5);
+
+// Whether a TCP handshake to local port `port` is under way: a connection in SYN_RECV in
+// /proc/net/tcp or tcp6 (the kernel has answered its SYN; once the client's ACK is processed
+// it lands in the listen backlog). False when those files cannot be read.
+bool HandshakeUnderWay(int port) {
+  // Each line: "sl local_address rem_address st ...", the address "<hex ip>:<hex port>".
+  const std::string port_hex =
+      absl::StrCat(":", absl::AsciiStrToUpper(absl::StrCat(absl::Hex(port, absl::kZeroPad4))));
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      const std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (fields.size() > 3 && fields[3] == "03" && absl::EndsWith(fields[1], port_hex)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
 
 // --- TLS contexts ------------------------------------------------------------------
 
@@ -743,7 +769,9 @@ class HttpServerImpl final : public HttpServer {
   // filter that drops new connection attempts (a TCP segment with SYN and without ACK): such
   // a client has its SYN dropped and, on its retransmission, finds the port closed (refused,
   // never a reset). Handshakes already under way still complete (their final ACK passes the
-  // filter), so the backlog is drained until it has stayed empty for a moment.
+  // filter), so the backlog is drained until it has stayed empty for a moment and no
+  // handshake to the port is left half done (on a loaded machine the final ACK can wait in
+  // the kernel's backlog for tens of milliseconds).
   void CloseAcceptor() {
     if (state_->acceptor.is_open()) {
       // The filter sees the TCP header at offset 0; byte 13 holds its flags.
@@ -763,10 +791,10 @@ class HttpServerImpl final : public HttpServer {
     }
     beast::error_code ec;
     if (state_->acceptor.is_open()) state_->acceptor.non_blocking(true, ec);
-    // Drain until no connection has completed for kQuietMs (a handshake on its way takes
-    // far less), for at most 200 ms in all.
+    // Drain until no connection has completed for kQuietMs and none is half done, for at
+    // most 1 s in all (a client that never sends its ACK).
     constexpr int kQuietMs = 20;
-    const absl::Time give_up = absl::Now() + absl::Milliseconds(200);
+    const absl::Time give_up = absl::Now() + absl::Seconds(1);
     while (!ec && state_->acceptor.is_open()) {
       tcp::socket socket(asio::make_strand(state_->ioc));
       state_->acceptor.accept(socket, ec);
@@ -776,7 +804,7 @@ class HttpServerImpl final : public HttpServer {
       }
       if (ec != asio::error::would_block || absl::Now() >= give_up) break;
       pollfd pfd{state_->acceptor.native_handle(), POLLIN, 0};
-      if (::poll(&pfd, 1, kQuietMs) <= 0) break;
+      if (::poll(&pfd, 1, kQuietMs) <= 0 && !HandshakeUnderWay(port_)) break;
       ec = {};
     }
     state_->acceptor.close(ec);
