@@ -3,6 +3,7 @@
 // every span's fields again. Offsets are into the request's encoding (Telemetry::wire()).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,31 @@ inline bool Summarizes(const SpanSummary& s, std::string_view request, std::stri
 
 // The spans of one traces request, in the order of its bytes.
 using SpanIndex = std::vector<SpanSummary>;
+
+// Follows a request's span index through a walk of its spans in order. Next(span) gives the
+// summary of the span met while the index describes the spans met; at the first span it does
+// not (a request rewritten since the scan, another request's index), the index is dropped and
+// the walk reads the rest of the spans itself.
+class SpanIndexCursor {
+ public:
+  // `index` may be null (no index: Next always gives null).
+  SpanIndexCursor(const SpanIndex* index, std::string_view request)
+      : index_(index), request_(request) {}
+
+  const SpanSummary* Next(std::string_view span) {
+    if (index_ == nullptr) return nullptr;
+    if (next_ < index_->size() && Summarizes((*index_)[next_], request_, span)) {
+      return &(*index_)[next_++];
+    }
+    index_ = nullptr;
+    return nullptr;
+  }
+
+ private:
+  const SpanIndex* index_;
+  std::string_view request_;
+  size_t next_ = 0;
+};
 
 // Whether receivers should build span indexes: set by a component that reads them, when it
 // is created (a pipeline without one costs its receivers nothing).

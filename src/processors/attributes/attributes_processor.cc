@@ -66,6 +66,7 @@ class AttributesWalker {
 
   bool Run(Signal signal, std::string_view request) {
     request_ = request;
+    spans_ = SpanIndexCursor(index_, request);
     if (index_ != nullptr) {
       // What the actions add to a span holding none of their keys: what they add to an
       // attribute-less one (AttrProc::KeysActedOn).
@@ -198,18 +199,6 @@ class AttributesWalker {
     return attraction::RewriteAttributes(item, ws_.attrs, attributes_field, fields, ws_);
   }
 
-  // The span's summary in the index while the index is followed, else null.
-  const SpanSummary* Summary(const WireField& span) {
-    if (index_ == nullptr) return nullptr;
-    const SpanSummary* s = next_span_ < index_->size() ? &(*index_)[next_span_] : nullptr;
-    if (s == nullptr || !Summarizes(*s, request_, span.payload)) {
-      index_ = nullptr;
-      return nullptr;
-    }
-    ++next_span_;
-    return s;
-  }
-
   // Whether the span's key filter rules out every key the actions act on.
   bool HoldsNoActionKey(const SpanSummary& s) const {
     for (uint64_t bits : p_.action_key_bits_) {
@@ -219,7 +208,7 @@ class AttributesWalker {
   }
 
   int64_t Span(const WireField& span) {
-    if (const SpanSummary* s = Summary(span); s != nullptr && HoldsNoActionKey(*s)) {
+    if (const SpanSummary* s = spans_.Next(span.payload); s != nullptr && HoldsNoActionKey(*s)) {
       // The actions add `appended_` after the span's attributes, which stay as they are
       // (where RewriteAttributes would write it), without loading them.
       if (appended_.empty()) return 0;
@@ -361,10 +350,10 @@ class AttributesWalker {
   const AttributesProcessor& p_;
   Workspace& ws_;
   const Metadata* metadata_;
-  // The receiver's span index, followed while its entries are the spans met (traces, and
-  // only when the actions' keys are known: AttributesProcessor::action_key_bits_).
-  const SpanIndex* index_;
-  size_t next_span_ = 0;
+  // The receiver's span index (traces, and only when the actions' keys are known:
+  // AttributesProcessor::action_key_bits_), followed through the spans by `spans_`.
+  const SpanIndex* const index_;
+  SpanIndexCursor spans_{nullptr, {}};
   std::string_view request_;
   std::string_view appended_;
   const bool filtered_ = p_.include_.has_value() || p_.exclude_.has_value();

@@ -160,6 +160,7 @@ class FilterWalker : public ottl::Item {
   // False if the request is malformed or a condition failed with error_mode: propagate.
   bool Run(std::string_view request) {
     request_ = request;
+    spans_ = SpanIndexCursor(index_, request);
     WireReader r(request);
     WireField f;
     while (r.Next(&f) && !failed_) {
@@ -563,17 +564,7 @@ class FilterWalker : public ottl::Item {
 
   bool Span(const WireField& span, int64_t* delta) {
     SetItem(ottl::Context::kSpan, span.payload, kSpanAttributes);
-    // The index describes the request's spans in order: followed while its entries are the
-    // spans met.
-    if (index_ != nullptr) {
-      const SpanSummary* s = next_span_ < index_->size() ? &(*index_)[next_span_] : nullptr;
-      if (s != nullptr && Summarizes(*s, request_, span.payload)) {
-        summary_ = s;
-        ++next_span_;
-      } else {
-        index_ = nullptr;
-      }
-    }
+    summary_ = spans_.Next(span.payload);
     const bool legacy = c_.spans_include || c_.spans_exclude;
     if ((legacy && LegacyDrops()) || AnyMatches(c_.span.get())) {
       if (failed_) return true;
@@ -692,8 +683,8 @@ class FilterWalker : public ottl::Item {
   bool want_attrs_ = false;
   bool attrs_loaded_ = false;  // ws_.attrs holds the span's attributes (IndexedAttribute)
   std::string_view request_;
-  const SpanIndex* index_ = nullptr;
-  size_t next_span_ = 0;
+  const SpanIndex* const index_;
+  SpanIndexCursor spans_{nullptr, {}};    // follows index_ through the spans
   const SpanSummary* summary_ = nullptr;  // the current span's, when the index has it
   bool uses_attrs_[5] = {};               // by context: whether a condition reads attributes["k"]
   const char* at_[kCachedFields] = {};

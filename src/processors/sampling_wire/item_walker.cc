@@ -267,12 +267,9 @@ bool ParseSpan(const WireField& span, ItemView* view, ItemRecord* record) {
   return true;
 }
 
-// A span's view from its summary in the receiver's span index, if the summary is this span's
-// (the index describes the request's bytes in order; anything else is a mismatch).
-bool FromIndex(const SpanSummary& s, std::string_view request, const WireField& span,
-               ItemView* view, ItemRecord* record) {
+// A span's view from its summary in the receiver's span index (`request`'s).
+void FromIndex(const SpanSummary& s, std::string_view request, ItemView* view, ItemRecord* record) {
   const char* base = request.data();
-  if (!Summarizes(s, request, span.payload)) return false;
   view->keys = nullptr;  // nothing noted: lookups walk the attribute fields
   view->attribute_fields =
       std::string_view(base + s.attributes_begin, s.attributes_end - s.attributes_begin);
@@ -289,7 +286,6 @@ bool FromIndex(const SpanSummary& s, std::string_view request, const WireField& 
   view->status_code = s.status_code;
   view->start_unix_nano = s.start_unix_nano;
   view->end_unix_nano = s.end_unix_nano;
-  return true;
 }
 
 bool ParseLogRecord(const WireField& record, ItemView* view) {
@@ -494,8 +490,7 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
   bool failed = false;
   bool changed = false;
   // The receiver's span index, followed while it matches the items met.
-  const SpanIndex* index = signal == Signal::kTraces ? data->span_index().get() : nullptr;
-  size_t next_span = 0;
+  SpanIndexCursor spans(signal == Signal::kTraces ? data->span_index().get() : nullptr, request);
 
   // Pass 1: every item's verdict, and what each scope and resource keeps.
   WireReader rr(request);
@@ -537,13 +532,10 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
         view.end_unix_nano = 0;
         view.found = 0;
         view.attribute_keys = ~uint64_t{0};
-        bool ok;
-        if (index != nullptr && next_span < index->size() &&
-            FromIndex((*index)[next_span], request, item, &view, &record)) {
-          ++next_span;
-          ok = true;
+        bool ok = true;
+        if (const SpanSummary* s = spans.Next(item.payload); s != nullptr) {
+          FromIndex(*s, request, &view, &record);
         } else {
-          index = nullptr;  // not the bytes the index describes: walk the rest
           ok = signal == Signal::kTraces ? ParseSpan(item, &view, &record)
                                          : ParseLogRecord(item, &view);
         }
