@@ -793,4 +793,9 @@ void AddSamplingFields(TracesRequest* request) {
   }
 }
 
+TracesRequest MakeVariedTraces(std::mt19937_64& rng, int i, size_t spans, absl::Time start) {
+  return i % 2 == 0 ? MakeRealisticTraces(rng, spans, start)
+                    : MakeRandomAttributeTraces(rng, spans, start);
+}
+
 }  // namespace otlpd::bench

@@ -33,6 +33,10 @@ TracesRequest MakeRealisticTraces(std::mt19937_64& rng, size_t min_spans, absl::
 // (random trace and span ids), starting around `start`.
 TracesRequest MakeRandomAttributeTraces(std::mt19937_64& rng, size_t spans, absl::Time start);
 
+// Request `i` of a varied series for comparing two ways of reading spans (the span index
+// tests): realistic traces for even i, the random-attribute workload for odd i, `spans` each.
+TracesRequest MakeVariedTraces(std::mt19937_64& rng, int i, size_t spans, absl::Time start);
+
 // Sets what the generators leave out and samplers and filters read, on a fixed share of the
 // spans in order: every 4th gets a tracestate with `ot=rv`, every 7th a `sampling.priority`
 // (alternately 0 and 1), every 5th an error status.

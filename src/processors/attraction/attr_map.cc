@@ -33,20 +33,6 @@ void AttrMap::Grow() {
   capacity_ = capacity;
 }
 
-size_t AttrMap::EncodedSize(uint32_t field_number) const {
-  size_t total = 0;
-  for (size_t i = 0; i < size_; ++i) {
-    const Attr& a = attrs_[i];
-    if (a.raw != nullptr) {
-      total += a.raw_size;
-    } else {
-      total += LenFieldSize(field_number,
-                            LenFieldSize(1, a.key.size()) + LenFieldSize(2, a.value.size()));
-    }
-  }
-  return total;
-}
-
 namespace {
 
 // One changed attribute as an element of `repeated KeyValue` (tag `tag`), at p; returns its end.
@@ -68,6 +54,16 @@ size_t KeyValueFieldSize(uint32_t tag, const Attr& a) {
 }
 
 }  // namespace
+
+size_t AttrMap::EncodedSize(uint32_t field_number) const {
+  const uint32_t tag = Tag(field_number, kWireLen);
+  size_t total = 0;
+  for (size_t i = 0; i < size_; ++i) {
+    const Attr& a = attrs_[i];
+    total += a.raw != nullptr ? a.raw_size : KeyValueFieldSize(tag, a);
+  }
+  return total;
+}
 
 size_t AttrMap::Emit(uint32_t field_number, WireEditor* editor, Scratch* scratch,
                      size_t from) const {

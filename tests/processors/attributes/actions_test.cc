@@ -17,11 +17,6 @@ namespace {
 
 using opentelemetry::proto::trace::v1::Span;
 
-const ProcessorFactory& Factory() {
-  static const auto* factory = NewAttributesProcessorFactory().release();
-  return *factory;
-}
-
 TracesRequest OneSpan(const std::vector<KeyValue>& attrs) {
   TracesRequest request;
   auto* rs = request.add_resource_spans();

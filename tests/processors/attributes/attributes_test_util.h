@@ -139,6 +139,12 @@ class Sink : public Consumer {
   std::vector<TelemetryPtr> received_;
 };
 
+// The attributes processor's factory, made once.
+inline const ProcessorFactory& Factory() {
+  static const auto* factory = NewAttributesProcessorFactory().release();
+  return *factory;
+}
+
 // Parses `yaml` as the settings of factory `factory` at `path`; errors go to `diag`.
 inline std::unique_ptr<ComponentConfig> ParseWith(const ProcessorFactory& factory,
                                                   const std::string& yaml, Diagnostics* diag,

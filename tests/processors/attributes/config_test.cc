@@ -13,11 +13,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-const ProcessorFactory& Factory() {
-  static const auto* factory = NewAttributesProcessorFactory().release();
-  return *factory;
-}
-
 // "LINE:COL: PATH: MESSAGE" of every error.
 std::vector<std::string> Errors(const std::string& yaml) {
   Diagnostics diag;

@@ -12,11 +12,6 @@ using opentelemetry::proto::metrics::v1::Metric;
 using opentelemetry::proto::resource::v1::Resource;
 using opentelemetry::proto::trace::v1::Span;
 
-const ProcessorFactory& Factory() {
-  static const auto* factory = NewAttributesProcessorFactory().release();
-  return *factory;
-}
-
 constexpr char kTag[] = R"(
 actions:
   - {key: tagged, value: true, action: insert}

@@ -15,11 +15,6 @@ namespace {
 
 using opentelemetry::proto::trace::v1::Span;
 
-const ProcessorFactory& Factory() {
-  static const auto* factory = NewAttributesProcessorFactory().release();
-  return *factory;
-}
-
 // A request as the receiver hands it on, with the span index it attaches when `indexed`.
 std::shared_ptr<Telemetry> Received(const std::string& bytes, bool indexed,
                                     std::shared_ptr<const Metadata> metadata) {
@@ -74,8 +69,7 @@ TEST(AttributesSpanIndexTest, IndexedSpansComeOutAsLoadedOnes) {
     std::string previous;
     size_t changed = 0;
     for (int i = 0; i < 20; ++i) {
-      TracesRequest request = i % 2 == 0 ? bench::MakeRealisticTraces(rng, 60, start)
-                                         : bench::MakeRandomAttributeTraces(rng, 60, start);
+      TracesRequest request = bench::MakeVariedTraces(rng, i, 60, start);
       if (i % 4 == 1)
         request.mutable_resource_spans(0)
             ->mutable_scope_spans(0)

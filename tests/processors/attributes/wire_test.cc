@@ -24,11 +24,6 @@ using attraction::AppendLenField;
 using attraction::AppendVarint;
 using opentelemetry::proto::trace::v1::Span;
 
-const ProcessorFactory& Factory() {
-  static const auto* factory = NewAttributesProcessorFactory().release();
-  return *factory;
-}
-
 // --- The reference: otelcol's semantics on the decoded message (pcommon.Map operations) ---
 
 int Find(const KeyValues& attrs, const std::string& key) {

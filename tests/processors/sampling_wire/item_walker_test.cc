@@ -212,8 +212,7 @@ TEST(ItemWalkerTest, TheSpanIndexGivesWhatTheWalkFinds) {
   const AttributeKeys keys({"sampling.priority", "http.route"});
   std::string previous;
   for (int i = 0; i < 40; ++i) {
-    TracesRequest request = i % 2 == 0 ? bench::MakeRealisticTraces(rng, 60, start)
-                                       : bench::MakeRandomAttributeTraces(rng, 60, start);
+    TracesRequest request = bench::MakeVariedTraces(rng, i, 60, start);
     bench::AddSamplingFields(&request);
     const std::string bytes = request.SerializeAsString();
     auto index = std::make_shared<SpanIndex>();
