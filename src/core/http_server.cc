@@ -808,19 +808,34 @@ class HttpServerImpl final : public HttpServer {
       ec = {};
     }
     state_->acceptor.close(ec);
-    state_->stop_acks_pending.fetch_sub(1);
-    state_->NotifyStopper();
+    acceptor_closed_ = true;
+    // The pending async accept may already hold a connection (the reactor took it from the
+    // backlog before the drain could) with its handler queued behind this one: the
+    // acceptor's acknowledgement waits for that handler, or the stop could finish first
+    // and the connection be reset unanswered.
+    if (!accept_pending_) AcknowledgeAcceptorStop();
   }
 
   // Runs on the acceptor's strand.
   void Accept() {
+    accept_pending_ = true;
     state_->acceptor.async_accept(asio::make_strand(state_->ioc),
                                   [this](beast::error_code ec, tcp::socket socket) {
-                                    if (ec == asio::error::operation_aborted) return;
+                                    accept_pending_ = false;
                                     if (!ec) OnAccept(std::move(socket));
-                                    if (state_->stopping.load()) return;
-                                    Accept();
+                                    if (state_->stopping.load()) {
+                                      if (acceptor_closed_) AcknowledgeAcceptorStop();
+                                      return;
+                                    }
+                                    if (ec != asio::error::operation_aborted) Accept();
                                   });
+  }
+
+  // Runs on the acceptor's strand, once: the listener is closed and every connection taken
+  // from it has its session.
+  void AcknowledgeAcceptorStop() {
+    state_->stop_acks_pending.fetch_sub(1);
+    state_->NotifyStopper();
   }
 
   void OnAccept(tcp::socket socket) {
@@ -856,6 +871,9 @@ class HttpServerImpl final : public HttpServer {
   std::vector<std::thread> threads_;
   std::mutex stop_mu_;
   bool stop_done_ = false;  // guarded by stop_mu_
+  // The acceptor's strand only.
+  bool accept_pending_ = false;   // an async accept is armed and its handler has not run
+  bool acceptor_closed_ = false;  // CloseAcceptor has drained and closed the listener
 };
 
 // "host:port", "[v6]:port", ":port" (all interfaces).
