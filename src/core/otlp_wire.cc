@@ -89,23 +89,6 @@ struct Frame {
   size_t data_points = 0;  // data points of that member
 };
 
-// What a span's scan keeps besides its Frame when it builds the span index: views into the
-// request (the last occurrence of a field wins).
-struct SpanExtras {
-  const char* begin = nullptr;
-  const char* end = nullptr;
-  const char* trace_state_field = nullptr;  // tag of the trace_state field
-  std::string_view trace_state;
-  std::string_view name;
-  const char* attributes_begin = nullptr;
-  const char* attributes_end = nullptr;
-  uint64_t attribute_keys = 0;  // SpanSummary::attribute_keys
-  int32_t kind = 0;
-  int32_t status_code = 0;  // Status merges: the last code in any of them
-  uint64_t start_time = 0;
-  uint64_t end_time = 0;
-};
-
 struct Ctx {
   size_t items = 0;
   size_t invalid = 0;
@@ -256,38 +239,16 @@ bool AllZero(std::string_view id) {
 bool ValidTraceId(std::string_view id) { return id.size() == 16 && !AllZero(id); }
 bool ValidSpanId(std::string_view id) { return id.size() == 8 && !AllZero(id); }
 
-struct NoExtras {};
-
 uint32_t Offset(const Ctx& ctx, const char* p) { return static_cast<uint32_t>(p - ctx.base); }
 
-[[gnu::noinline]] void AddToIndex(const Frame& span, const SpanExtras& x, Ctx& ctx) {
-  SpanSummary& s = ctx.index->emplace_back();
-  s.begin = Offset(ctx, x.begin);
-  s.end = Offset(ctx, x.end);
+// The span's summary once its fields are read: where it ends and what its Frame holds.
+void CompleteSummary(const Frame& span, const char* end, const Ctx& ctx, SpanSummary* s) {
+  s->end = Offset(ctx, end);
   if (!span.trace_id.empty()) {
-    s.trace_id = Offset(ctx, span.trace_id.data());
-    s.trace_id_size = static_cast<uint32_t>(span.trace_id.size());
+    s->trace_id = Offset(ctx, span.trace_id.data());
+    s->trace_id_size = static_cast<uint32_t>(span.trace_id.size());
   }
-  if (x.trace_state_field != nullptr) {
-    s.trace_state_field = Offset(ctx, x.trace_state_field);
-    s.trace_state = Offset(ctx, x.trace_state.data());
-    s.trace_state_size = static_cast<uint32_t>(x.trace_state.size());
-    s.trace_state_field_size = s.trace_state + s.trace_state_size - s.trace_state_field;
-  }
-  if (!x.name.empty()) {
-    s.name = Offset(ctx, x.name.data());
-    s.name_size = static_cast<uint32_t>(x.name.size());
-  }
-  if (x.attributes_begin != nullptr) {
-    s.attributes_begin = Offset(ctx, x.attributes_begin);
-    s.attributes_end = Offset(ctx, x.attributes_end);
-  }
-  s.attribute_keys = x.attribute_keys;
-  s.kind = x.kind;
-  s.status_code = x.status_code;
-  s.start_unix_nano = x.start_time;
-  s.end_unix_nano = x.end_time;
-  s.has_parent = !span.parent_span_id.empty();
+  s->has_parent = !span.parent_span_id.empty();
 }
 
 // AttributeKeyBits of a KeyValue's key when it is encoded as protobuf writes it (the key with
@@ -392,9 +353,16 @@ template <Role R>
 const char* ScanMessage(const Table& table, const char* p, const char* end, uint32_t end_tag,
                         int depth, Ctx& ctx, Frame* parent) {
   [[maybe_unused]] Frame self;
-  [[maybe_unused]] std::conditional_t<R == Role::kSpan, SpanExtras, NoExtras> extra;
+  // A span's summary is written in place as its fields are met (spans do not nest, so the
+  // pointer stays valid); fields that end up absent keep their zero values.
+  [[maybe_unused]] SpanSummary* summary = nullptr;
   Frame* const self_ptr = R == Role::kPlain ? nullptr : &self;
-  if constexpr (R == Role::kSpan) extra.begin = p;
+  if constexpr (R == Role::kSpan) {
+    if (ctx.index != nullptr) {
+      summary = &ctx.index->emplace_back();
+      summary->begin = Offset(ctx, p);
+    }
+  }
   while (p < end) {
     const char* const field_start = p;
     uint32_t tag;
@@ -408,11 +376,11 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
         switch (field->kind) {
           case Kind::kVarint:
             if constexpr (R == Role::kSpan) {
-              if (ctx.index != nullptr && field->hook == Hook::kKind) {
+              if (summary != nullptr && field->hook == Hook::kKind) {
                 uint64_t value;
                 p = ReadVarintValue(p, end, &value);
                 if (p == nullptr) return Fail(ctx, "malformed varint", field_start);
-                extra.kind = static_cast<int32_t>(value);  // an int32 enum
+                summary->kind = static_cast<int32_t>(value);  // an int32 enum
                 break;
               }
             }
@@ -422,10 +390,11 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
           case Kind::kFixed64:
             if (end - p < 8) return Fail(ctx, "truncated fixed64", field_start);
             if constexpr (R == Role::kSpan) {
-              if (ctx.index != nullptr && field->hook != Hook::kNone) {
+              if (summary != nullptr && field->hook != Hook::kNone) {
                 uint64_t value;
                 std::memcpy(&value, p, 8);
-                (field->hook == Hook::kStartTime ? extra.start_time : extra.end_time) = value;
+                (field->hook == Hook::kStartTime ? summary->start_unix_nano
+                                                 : summary->end_unix_nano) = value;
               }
             }
             p += 8;
@@ -451,12 +420,22 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
                   break;
                 case Hook::kTraceState:
                   if constexpr (R == Role::kSpan) {
-                    extra.trace_state_field = field_start;
-                    extra.trace_state = std::string_view(p, length);
+                    if (summary != nullptr) {
+                      summary->trace_state_field = Offset(ctx, field_start);
+                      summary->trace_state = Offset(ctx, p);
+                      summary->trace_state_size = length;
+                      summary->trace_state_field_size =
+                          Offset(ctx, p + length) - Offset(ctx, field_start);
+                    }
                   }
                   break;
                 case Hook::kName:
-                  if constexpr (R == Role::kSpan) extra.name = std::string_view(p, length);
+                  if constexpr (R == Role::kSpan) {
+                    if (summary != nullptr) {
+                      summary->name = length != 0 ? Offset(ctx, p) : 0;
+                      summary->name_size = length;
+                    }
+                  }
                   break;
                 default:
                   break;
@@ -482,10 +461,13 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
               if (field->hook == Hook::kDataPoint && parent != nullptr) ++parent->data_points;
             }
             if constexpr (R == Role::kSpan) {
-              if (ctx.index != nullptr && field->hook == Hook::kSpanAttributes) {
-                if (extra.attributes_begin == nullptr) extra.attributes_begin = field_start;
-                extra.attributes_end = p + length;
-                extra.attribute_keys |= KeyValueKeyBits(p, p + length);
+              if (summary != nullptr && field->hook == Hook::kSpanAttributes) {
+                // An attribute field ends past offset 0: attributes_end 0 means none yet.
+                if (summary->attributes_end == 0) {
+                  summary->attributes_begin = Offset(ctx, field_start);
+                }
+                summary->attributes_end = Offset(ctx, p + length);
+                summary->attribute_keys |= KeyValueKeyBits(p, p + length);
               }
             }
             const Table& child = *field->child;
@@ -496,8 +478,8 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
                     : child.scan(child, p, child_end, 0, depth - 1, ctx, self_ptr);
             if (q == nullptr) return nullptr;
             if constexpr (R == Role::kSpan) {
-              if (ctx.index != nullptr && field->hook == Hook::kStatus) {
-                ReadStatusCode(p, child_end, depth - 1, &extra.status_code);
+              if (summary != nullptr && field->hook == Hook::kStatus) {
+                ReadStatusCode(p, child_end, depth - 1, &summary->status_code);
               }
             }
             p = child_end;
@@ -523,6 +505,9 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
     // field (which is what protobuf makes of a known number with another wire type).
     if (tag == 0 || wire_type == kWireEndGroup) {
       if (end_tag != 0 && tag == end_tag) {
+        if constexpr (R == Role::kSpan) {
+          if (summary != nullptr) CompleteSummary(self, field_start, ctx, summary);
+        }
         Finish<R>(self, ctx, parent);
         return p;
       }
@@ -533,10 +518,7 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
   }
   if (end_tag != 0) return Fail(ctx, "unterminated group", end);
   if constexpr (R == Role::kSpan) {
-    if (ctx.index != nullptr) {
-      extra.end = p;
-      AddToIndex(self, extra, ctx);
-    }
+    if (summary != nullptr) CompleteSummary(self, p, ctx, summary);
   }
   Finish<R>(self, ctx, parent);
   return p;
