@@ -517,10 +517,14 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
         if (!ir.Next(&record.field)) break;
         const WireField& item = record.field;
         if (!item.IsLen(kItems)) continue;
+        // Taken before the stores below, which the compiler cannot tell apart from the
+        // record's: reading it back from the record as one 16-byte load right after Next's
+        // two 8-byte stores stalls store forwarding (~5 ns per span, perf).
+        const std::string_view payload = item.payload;
         ++st.item_count;
         record.trace_state_begin = nullptr;
         record.trace_state_end = nullptr;
-        view.attribute_fields = item.payload;
+        view.attribute_fields = payload;
         view.keys = walk_keys;
         view.trace_id = {};
         view.trace_state = {};
@@ -533,7 +537,7 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
         view.found = 0;
         view.attribute_keys = ~uint64_t{0};
         bool ok = true;
-        if (const SpanSummary* s = spans.Next(item.payload); s != nullptr) {
+        if (const SpanSummary* s = spans.Next(payload); s != nullptr) {
           FromIndex(*s, request, &view, &record);
         } else {
           ok = signal == Signal::kTraces ? ParseSpan(item, &view, &record)
