@@ -34,6 +34,17 @@ bool EmailAround(std::string_view s, size_t at);
 // they are), so the request needs no walk for the built-in masks.
 bool MayHoldCardOrEmail(std::string_view bytes, bool cards, bool emails);
 
+// Its card test, one version per instruction set (the fastest the CPU has is used; tests
+// compare each with the bytewise one): whether a run of 13 bytes that can be part of a card
+// number (digits, spaces, dashes) is in `bytes`.
+namespace internal {
+#ifdef __x86_64__
+bool HasCardRunSse2(std::string_view bytes);
+bool HasCardRunAvx2(std::string_view bytes);  // only on a CPU with AVX2
+#endif
+bool HasCardRunBytewise(std::string_view bytes);
+}  // namespace internal
+
 class Masker {
  public:
   explicit Masker(const RedactionProcessorConfig& config);

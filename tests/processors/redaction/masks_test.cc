@@ -9,6 +9,8 @@
 
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace otlpd::redaction {
 namespace {
@@ -142,6 +144,54 @@ TEST(MasksTest, PreScanFindsEveryCandidateAndPassesNoise) {
     candidates += MayHoldCardOrEmail(s, true, true);
   }
   EXPECT_LE(candidates, 2);
+}
+
+// Every version of the card pre-scan answers as the bytewise one, on runs of 11 to 15 card
+// bytes placed at every offset around the 64-byte blocks, and on random mixes.
+TEST(MasksTest, CardPreScanVersionsAgree) {
+  std::vector<std::pair<const char*, bool (*)(std::string_view)>> versions = {
+#ifdef __x86_64__
+      {"sse2", internal::HasCardRunSse2},
+#endif
+  };
+#ifdef __x86_64__
+  if (__builtin_cpu_supports("avx2")) versions.emplace_back("avx2", internal::HasCardRunAvx2);
+#endif
+  if (versions.empty()) GTEST_SKIP() << "only the bytewise version on this CPU";
+  std::vector<std::string> inputs;
+  for (size_t length = 11; length <= 15; ++length) {
+    for (size_t offset = 0; offset < 140; ++offset) {
+      std::string s(offset, 'x');
+      for (size_t i = 0; i < length; ++i) s.push_back("0123456789 -"[(i * 7 + offset) % 12]);
+      s += std::string(offset % 70, 'y');
+      inputs.push_back(s);
+    }
+  }
+  // A run split across two blocks: 64 card bytes then a stop, then another run.
+  inputs.push_back(std::string(64, '5') + "x" + std::string(12, '5'));
+  inputs.push_back(std::string(60, 'x') + std::string(7, '5') + std::string(57, 'x'));
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 3000; ++i) {
+    std::string s;
+    const int n = static_cast<int>(rng() % 400);
+    const int card_share = static_cast<int>(rng() % 100);  // percent of card bytes
+    for (int j = 0; j < n; ++j) {
+      s.push_back(static_cast<int>(rng() % 100) < card_share ? "0123456789 -"[rng() % 12]
+                                                             : static_cast<char>(rng() % 256));
+    }
+    inputs.push_back(s);
+  }
+  int with_run = 0;
+  for (const std::string& s : inputs) {
+    const bool want = internal::HasCardRunBytewise(s);
+    with_run += want;
+    for (const auto& [name, version] : versions) {
+      ASSERT_EQ(version(s), want) << name << " on " << ::testing::PrintToString(s);
+    }
+  }
+  // Both answers are well represented.
+  EXPECT_GT(with_run, static_cast<int>(inputs.size()) / 5);
+  EXPECT_LT(with_run, static_cast<int>(inputs.size()) * 4 / 5);
 }
 
 }  // namespace
