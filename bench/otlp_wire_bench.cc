@@ -108,9 +108,8 @@ void BM_ScanOtlpTraces(benchmark::State& state) {
 BENCHMARK(BM_ScanOtlpTraces);
 
 // The same scan building the span index (core/span_index.h), as receivers do when a sampler
-// is in the pipeline: the index is allocated per request, as there.
-// As the receiver builds it (receivers/otlp/request_decoder.cc): into a reused vector, then
-// an exact-size copy kept with the request.
+// is in the pipeline, and as they build it (receivers/otlp/request_decoder.cc): into a reused
+// vector, then an exact-size copy kept with the request.
 void BM_ScanOtlpTracesWithSpanIndex(benchmark::State& state) {
   const std::string& bytes = Request();
   SpanIndex scratch;

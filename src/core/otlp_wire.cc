@@ -425,7 +425,7 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
                       summary->trace_state = Offset(ctx, p);
                       summary->trace_state_size = length;
                       summary->trace_state_field_size =
-                          Offset(ctx, p + length) - Offset(ctx, field_start);
+                          static_cast<uint32_t>(p + length - field_start);
                     }
                   }
                   break;

@@ -130,13 +130,22 @@ inline uint64_t CardBytes64Sse2(const char* p) {
   return mask;
 }
 
-[[gnu::target("avx2")]] bool HasCardRunAvx2Impl(std::string_view bytes) {
+#endif
+
+// Whether `bytes` holds a card run, with `Block` giving each 64-byte block's card-byte mask.
+template <uint64_t (*Block)(const char*)>
+[[gnu::always_inline]] inline bool HasCardRunBy(std::string_view bytes) {
   size_t run = 0;
   size_t i = 0;
   for (; i + 64 <= bytes.size(); i += 64) {
-    if (CardRunStep(CardBytes64Avx2(bytes.data() + i), &run)) return true;
+    if (CardRunStep(Block(bytes.data() + i), &run)) return true;
   }
   return CardRunInTail(bytes, i, run);
+}
+
+#ifdef __x86_64__
+[[gnu::target("avx2")]] bool HasCardRunAvx2Impl(std::string_view bytes) {
+  return HasCardRunBy<CardBytes64Avx2>(bytes);
 }
 #endif
 
@@ -156,14 +165,7 @@ bool HasCardRun(std::string_view bytes) {
 
 namespace internal {
 #ifdef __x86_64__
-bool HasCardRunSse2(std::string_view bytes) {
-  size_t run = 0;
-  size_t i = 0;
-  for (; i + 64 <= bytes.size(); i += 64) {
-    if (CardRunStep(CardBytes64Sse2(bytes.data() + i), &run)) return true;
-  }
-  return CardRunInTail(bytes, i, run);
-}
+bool HasCardRunSse2(std::string_view bytes) { return HasCardRunBy<CardBytes64Sse2>(bytes); }
 bool HasCardRunAvx2(std::string_view bytes) { return HasCardRunAvx2Impl(bytes); }
 #endif
 bool HasCardRunBytewise(std::string_view bytes) { return CardRunInTail(bytes, 0, 0); }
