@@ -24,8 +24,11 @@ namespace {
 
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
+using opentelemetry::proto::common::v1::KeyValue;
 using opentelemetry::proto::logs::v1::LogRecord;
 using opentelemetry::proto::metrics::v1::Metric;
+using opentelemetry::proto::trace::v1::ResourceSpans;
+using opentelemetry::proto::trace::v1::ScopeSpans;
 using opentelemetry::proto::trace::v1::Span;
 using opentelemetry::proto::trace::v1::Span_Link;
 
@@ -64,6 +67,7 @@ enum class Hook : uint8_t {
   kEndTime,         // fixed64: Span.end_time_unix_nano
   kSpanAttributes,  // message: Span.attributes
   kStatus,          // message: Span.status
+  kAttributeKey,    // bytes: KeyValue.key (read only under Span.attributes)
 };
 
 // What a message does when it ends.
@@ -74,6 +78,9 @@ enum class Role : uint8_t {
   kLogRecord,   // one item; invalid if its ids are
   kMetric,      // as many items as the data points of its last Metric.data member
   kDataPoints,  // a Metric.data member: counts its data points into the metric
+  // A KeyValue of Span.attributes: its key's bits go into the span's key filter when an index
+  // is built. Its own table (the KeyValue's fields), so that other KeyValues stay kPlain.
+  kSpanAttribute,
 };
 
 struct Table;
@@ -85,9 +92,19 @@ struct Frame {
   std::string_view span_id;
   std::string_view parent_span_id;
   bool links_valid = true;
-  uint32_t data_case = 0;  // field number of the current Metric.data member, 0 = none
-  size_t data_points = 0;  // data points of that member
+  uint32_t data_case = 0;       // field number of the current Metric.data member, 0 = none
+  size_t data_points = 0;       // data points of that member
+  uint64_t attribute_keys = 0;  // a span's: AttributeKeyBits of its attributes' keys, ORed
 };
+
+// A span attribute's state: only its key (the last key field wins, as in protobuf). Small,
+// since one is set up for every attribute of every span.
+struct KeyFrame {
+  std::string_view key;
+};
+
+template <Role R>
+using FrameOf = std::conditional_t<R == Role::kSpanAttribute, KeyFrame, Frame>;
 
 struct Ctx {
   size_t items = 0;
@@ -249,37 +266,16 @@ void CompleteSummary(const Frame& span, const char* end, const Ctx& ctx, SpanSum
     s->trace_id_size = static_cast<uint32_t>(span.trace_id.size());
   }
   s->has_parent = !span.parent_span_id.empty();
-}
-
-// AttributeKeyBits of a KeyValue's key when it is encoded as protobuf writes it (the key with
-// a one-byte length, then at most the value, with a one- or two-byte length, filling the
-// rest); all bits otherwise, since a key written twice or after the value is not worth
-// reading here. Runs on every attribute of every span, so it reads bytes, not varints.
-[[gnu::always_inline]] inline uint64_t KeyValueKeyBits(const char* p, const char* end) {
-  const auto* u = reinterpret_cast<const uint8_t*>(p);
-  const size_t size = static_cast<size_t>(end - p);
-  constexpr uint64_t kUnknown = ~uint64_t{0};
-  if (size < 2 || u[0] != 0x0A || u[1] >= 0x80 || size_t{u[1]} + 2 > size) return kUnknown;
-  const size_t key_size = u[1];
-  const size_t rest = size - 2 - key_size;
-  if (rest != 0) {
-    const uint8_t* v = u + 2 + key_size;
-    if (rest < 2 || v[0] != 0x12) return kUnknown;
-    size_t length = v[1];
-    size_t header = 2;
-    if (length >= 0x80) {
-      if (rest < 3 || v[2] >= 0x80) return kUnknown;
-      length = (length & 0x7f) | size_t{v[2]} << 7;
-      header = 3;
-    }
-    if (header + length != rest) return kUnknown;
-  }
-  return AttributeKeyBits(std::string_view(p + 2, key_size));
+  s->attribute_keys = span.attribute_keys;
 }
 
 template <Role R>
-void Finish(Frame& self, Ctx& ctx, Frame* parent) {
-  if constexpr (R == Role::kSpan) {
+void Finish(FrameOf<R>& self, Ctx& ctx, Frame* parent) {
+  if constexpr (R == Role::kSpanAttribute) {
+    if (ctx.index != nullptr && parent != nullptr) {
+      parent->attribute_keys |= AttributeKeyBits(self.key);
+    }
+  } else if constexpr (R == Role::kSpan) {
     ++ctx.items;
     const bool valid = ValidTraceId(self.trace_id) && ValidSpanId(self.span_id) &&
                        (self.parent_span_id.empty() || self.parent_span_id.size() == 8) &&
@@ -352,11 +348,12 @@ const char* SkipPacked(const char* p, const char* end, uint8_t element, Ctx& ctx
 template <Role R>
 const char* ScanMessage(const Table& table, const char* p, const char* end, uint32_t end_tag,
                         int depth, Ctx& ctx, Frame* parent) {
-  [[maybe_unused]] Frame self;
+  [[maybe_unused]] FrameOf<R> self;
   // A span's summary is written in place as its fields are met (spans do not nest, so the
   // pointer stays valid); fields that end up absent keep their zero values.
   [[maybe_unused]] SpanSummary* summary = nullptr;
-  Frame* const self_ptr = R == Role::kPlain ? nullptr : &self;
+  Frame* self_ptr = nullptr;  // the parent of this message's children
+  if constexpr (R != Role::kPlain && R != Role::kSpanAttribute) self_ptr = &self;
   if constexpr (R == Role::kSpan) {
     if (ctx.index != nullptr) {
       summary = &ctx.index->emplace_back();
@@ -407,7 +404,9 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
             uint32_t length;
             p = ReadLength(p, end, &length);
             if (p == nullptr) return Fail(ctx, "bad length", field_start);
-            if constexpr (R == Role::kSpan || R == Role::kLink || R == Role::kLogRecord) {
+            if constexpr (R == Role::kSpanAttribute) {
+              if (field->hook == Hook::kAttributeKey) self.key = std::string_view(p, length);
+            } else if constexpr (R == Role::kSpan || R == Role::kLink || R == Role::kLogRecord) {
               switch (field->hook) {
                 case Hook::kTraceId:
                   self.trace_id = std::string_view(p, length);
@@ -467,7 +466,6 @@ const char* ScanMessage(const Table& table, const char* p, const char* end, uint
                   summary->attributes_begin = Offset(ctx, field_start);
                 }
                 summary->attributes_end = Offset(ctx, p + length);
-                summary->attribute_keys |= KeyValueKeyBits(p, p + length);
               }
             }
             const Table& child = *field->child;
@@ -568,6 +566,8 @@ ScanFn ScanFnFor(Role role) {
       return &ScanMessage<Role::kMetric>;
     case Role::kDataPoints:
       return &ScanMessage<Role::kDataPoints>;
+    case Role::kSpanAttribute:
+      return &ScanMessage<Role::kSpanAttribute>;
   }
   return &ScanMessage<Role::kPlain>;
 }
@@ -597,6 +597,8 @@ class Tables {
     hooks_[Span::descriptor()->FindFieldByNumber(Span::kAttributesFieldNumber)] =
         Hook::kSpanAttributes;
     hooks_[Span::descriptor()->FindFieldByNumber(Span::kStatusFieldNumber)] = Hook::kStatus;
+    hooks_[KeyValue::descriptor()->FindFieldByNumber(KeyValue::kKeyFieldNumber)] =
+        Hook::kAttributeKey;
     hooks_[Span_Link::descriptor()->FindFieldByNumber(Span_Link::kTraceIdFieldNumber)] =
         Hook::kTraceId;
     hooks_[Span_Link::descriptor()->FindFieldByNumber(Span_Link::kSpanIdFieldNumber)] =
@@ -616,15 +618,37 @@ class Tables {
     }
 
     roots_[static_cast<int>(Signal::kTraces)] = Build(TracesRequest::descriptor());
+    // The tables for building a span index: copies along the path to Span.attributes, whose
+    // KeyValues take the kSpanAttribute role (a scan without an index keeps them kPlain).
+    Table* span_attribute = Copy(Build(KeyValue::descriptor()));
+    span_attribute->role = Role::kSpanAttribute;
+    span_attribute->scan = ScanFnFor(Role::kSpanAttribute);
+    const Table* child = span_attribute;
+    const std::pair<const Descriptor*, int> path[] = {
+        {Span::descriptor(), Span::kAttributesFieldNumber},
+        {ScopeSpans::descriptor(), ScopeSpans::kSpansFieldNumber},
+        {ResourceSpans::descriptor(), ResourceSpans::kScopeSpansFieldNumber},
+        {TracesRequest::descriptor(), TracesRequest::kResourceSpansFieldNumber}};
+    for (const auto& [descriptor, number] : path) {
+      Table* copy = Copy(Build(descriptor));
+      copy->dense.at(static_cast<size_t>(number)).child = child;
+      child = copy;
+    }
+    indexed_traces_root_ = child;
     roots_[static_cast<int>(Signal::kMetrics)] = Build(MetricsRequest::descriptor());
     roots_[static_cast<int>(Signal::kLogs)] = Build(LogsRequest::descriptor());
     empty_.scan = ScanFnFor(Role::kPlain);
   }
 
   const Table& root(Signal signal) const { return *roots_[static_cast<int>(signal)]; }
+  const Table& indexed_traces_root() const { return *indexed_traces_root_; }
   const Table& empty() const { return empty_; }
 
  private:
+  Table* Copy(const Table* table) {
+    return storage_.emplace_back(std::make_unique<Table>(*table)).get();
+  }
+
   const Table* Build(const Descriptor* descriptor) {
     auto it = built_.find(descriptor);
     if (it != built_.end()) return it->second;
@@ -710,6 +734,7 @@ class Tables {
   absl::flat_hash_map<const Descriptor*, const Table*> built_;
   std::vector<std::unique_ptr<Table>> storage_;
   const Table* roots_[3] = {};
+  const Table* indexed_traces_root_ = nullptr;
   Table empty_;
 };
 
@@ -733,7 +758,8 @@ absl::StatusOr<WireScan> ScanOtlpRequest(Signal signal, std::string_view bytes, 
     ctx.index = index;
     ctx.base = bytes.data();
   }
-  const Table& root = GetTables().root(signal);
+  const Table& root =
+      ctx.index != nullptr ? GetTables().indexed_traces_root() : GetTables().root(signal);
   const char* end = bytes.data() + bytes.size();
   if (ScanMessage<Role::kPlain>(root, bytes.data(), end, 0, kRecursionLimit, ctx, nullptr) ==
       nullptr) {

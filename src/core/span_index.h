@@ -26,8 +26,8 @@ struct SpanSummary {
   // From the first attribute field's tag to the end of the last one (0, 0 without any).
   uint32_t attributes_begin = 0;
   uint32_t attributes_end = 0;
-  // A filter of the attribute keys: the bits AttributeKeyBits(k) are set for every key k present
-  // (all bits when some attribute's encoding is unusual), so a key with a clear bit is absent.
+  // A filter of the attribute keys: the bits AttributeKeyBits(k) of every key k present (as
+  // protobuf reads it: a KeyValue's last key field), so a key with a clear bit is absent.
   uint64_t attribute_keys = 0;
   int32_t kind = 0;
   int32_t status_code = 0;

@@ -640,9 +640,8 @@ TEST(OtlpWireTest, SpanIds) {
   }
 }
 
-// The index's key filter has exactly the bits of the span's attribute keys when they are
-// encoded as protobuf writes them, and every bit when one is not (so it never rules out a key
-// the span has).
+// The index's key filter has exactly the bits of the span's attribute keys, as protobuf reads
+// them (the last key field of a KeyValue wins), however the KeyValues are encoded.
 TEST(OtlpWireTest, SpanIndexAttributeKeyFilter) {
   auto keys_of = [](const std::string& body) {
     SpanIndex index;
@@ -659,18 +658,29 @@ TEST(OtlpWireTest, SpanIndexAttributeKeyFilter) {
   // A key without a value, and an empty key.
   EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method"))), AttributeKeyBits("http.method"));
   EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, ""))), AttributeKeyBits(""));
-  // Values with one-, two- and three-byte lengths: the last is not read, so every bit.
+  // Values with one-, two- and three-byte lengths.
   const std::string long_value = Len(1, std::string(200, 'v'));
   const std::string huge_value = Len(1, std::string(20000, 'v'));
   EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method") + Len(2, long_value))),
             AttributeKeyBits("http.method"));
-  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method") + Len(2, huge_value))), ~uint64_t{0});
-  // Unusual encodings: the value first, the key twice, an empty KeyValue.
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method") + Len(2, huge_value))),
+            AttributeKeyBits("http.method"));
+  // Unusual encodings: the value first, the key twice (the last wins), an empty KeyValue (an
+  // empty key), a key with a long length, an unknown field, a key field of another wire type
+  // (an unknown field to protobuf, so the key stays empty).
   EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(2, string_value) + Len(1, "http.method"))),
-            ~uint64_t{0});
+            AttributeKeyBits("http.method"));
   EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "a") + Len(2, string_value) + Len(1, "b"))),
-            ~uint64_t{0});
-  EXPECT_EQ(keys_of(SpanBody() + Len(9, "")), ~uint64_t{0});
+            AttributeKeyBits("b"));
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, "")), AttributeKeyBits(""));
+  const std::string long_key(300, 'k');
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, long_key) + Len(2, string_value))),
+            AttributeKeyBits(long_key));
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, Len(1, "http.method") + Len(7, "x"))),
+            AttributeKeyBits("http.method"));
+  EXPECT_EQ(keys_of(SpanBody() + Len(9, std::string("\x08\x01", 2))), AttributeKeyBits(""));
+  // Other KeyValues (resource, scope, events, links) do not count.
+  EXPECT_EQ(keys_of(SpanBody() + Len(11, Len(2, "event") + Len(3, Len(1, "http.method")))), 0u);
   // The bits separate the keys a sampler looks for from common ones.
   const uint64_t priority = AttributeKeyBits("sampling.priority");
   EXPECT_NE(both & priority, priority);
@@ -1160,11 +1170,12 @@ void MutateBytes(Generator& g, std::string* bytes, const std::string& other) {
       why = "times";
     } else if (got.has_parent != !want.parent_span_id().empty()) {
       why = "parent";
-    } else if (std::any_of(want.attributes().begin(), want.attributes().end(), [&](const auto& kv) {
-                 const uint64_t bits = AttributeKeyBits(kv.key());
-                 return (got.attribute_keys & bits) != bits;
-               })) {
-      why = "attribute key filter";  // it must never rule out a key the span has
+    } else if (got.attribute_keys != [&] {
+                 uint64_t bits = 0;
+                 for (const auto& kv : want.attributes()) bits |= AttributeKeyBits(kv.key());
+                 return bits;
+               }()) {
+      why = "attribute key filter";  // exactly the bits of the keys protobuf reads
     } else {
       // The attribute fields within [attributes_begin, attributes_end) are the span's.
       Span attrs;
