@@ -396,10 +396,7 @@ void AttrProc::MatchingKeys(const Action& a, const AttrMap& attrs,
   const std::string_view prefix = a.regex_prefix;
   for (size_t i = 0; i < attrs.size(); ++i) {
     const std::string_view k = attrs[i].key;
-    if (!prefix.empty() && (k.size() < prefix.size() || k[0] != prefix[0] ||
-                            k.compare(0, prefix.size(), prefix) != 0)) {
-      continue;
-    }
+    if (!StartsWithPrefix(k, prefix)) continue;
     if (RE2::PartialMatch(re2::StringPiece(k.data(), k.size()), *a.regex)) keys->push_back(k);
   }
 }

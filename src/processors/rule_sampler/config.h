@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -23,7 +24,12 @@ struct TextCondition {
   std::string exact;
   std::shared_ptr<const re2::RE2> regex;
   std::string regex_prefix;  // what every match of `regex` starts with (RegexLiteralPrefix)
-  bool Matches(std::string_view text) const;
+  // Inline: every rule asks it of every span, and most conditions are unset.
+  bool Matches(std::string_view text) const {
+    if (!set) return true;
+    return regex ? RegexMatches(text) : text == exact;
+  }
+  bool RegexMatches(std::string_view text) const;
 };
 
 // An attribute condition: `value` (equal as text), `regex`, `exists`, or a numeric range

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "processors/attraction/actions.h"
 
 namespace otlpd {
 
@@ -22,16 +23,14 @@ namespace {
 // `^literal...` pattern, most texts fail on their first bytes, and RE2's set-up per call costs
 // more than the whole comparison.
 bool RegexMatches(const RE2& regex, std::string_view prefix, std::string_view text) {
-  if (!text.starts_with(prefix)) return false;
+  if (!attraction::StartsWithPrefix(text, prefix)) return false;
   return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), regex);
 }
 
 }  // namespace
 
-bool TextCondition::Matches(std::string_view text) const {
-  if (!set) return true;
-  if (regex) return RegexMatches(*regex, regex_prefix, text);
-  return text == exact;
+bool TextCondition::RegexMatches(std::string_view text) const {
+  return otlpd::RegexMatches(*regex, regex_prefix, text);
 }
 
 namespace {
@@ -85,7 +84,11 @@ RuleSampler::RuleSampler(const CreateSettings& settings, const RuleSamplerConfig
   }
 }
 
-bool RuleSampler::Matches(const SamplingRule& rule, const ItemView& span, Scratch* scratch) const {
+namespace {
+
+// A rule's conditions on the span's own fields, inlined into the loop over the rules (every
+// rule is asked of every span until one matches).
+[[gnu::always_inline]] inline bool MatchesFields(const SamplingRule& rule, const ItemView& span) {
   if (!rule.service_name.Matches(span.service_name)) return false;
   if (!rule.span_name.Matches(span.name)) return false;
   if (!rule.span_kinds.empty()) {
@@ -102,6 +105,13 @@ bool RuleSampler::Matches(const SamplingRule& rule, const ItemView& span, Scratc
     if (rule.min_duration && duration < *rule.min_duration) return false;
     if (rule.max_duration && duration > *rule.max_duration) return false;
   }
+  return true;
+}
+
+}  // namespace
+
+bool RuleSampler::MatchesAttributes(const SamplingRule& rule, const ItemView& span,
+                                    Scratch* scratch) const {
   for (const AttributeCondition& c : rule.attributes) {
     std::optional<Value> v = span.Attribute(c.key, scratch);
     switch (c.kind) {
@@ -133,7 +143,11 @@ bool RuleSampler::Matches(const SamplingRule& rule, const ItemView& span, Scratc
 
 size_t RuleSampler::Match(const ItemView& span, Scratch* scratch) const {
   for (size_t i = 0; i < rules_.size(); ++i) {
-    if (Matches(rules_[i], span, scratch)) return i;
+    const SamplingRule& rule = rules_[i];
+    if (MatchesFields(rule, span) &&
+        (rule.attributes.empty() || MatchesAttributes(rule, span, scratch))) {
+      return i;
+    }
   }
   return rules_.size();
 }

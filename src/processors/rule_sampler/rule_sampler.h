@@ -29,8 +29,9 @@ class RuleSampler : public Processor {
   const std::vector<SamplingRule>& rules() const { return rules_; }
 
  private:
-  bool Matches(const SamplingRule& rule, const sampling_wire::ItemView& span,
-               attraction::Scratch* scratch) const;
+  // The rule's attribute conditions (its other conditions are tested inline in Match).
+  bool MatchesAttributes(const SamplingRule& rule, const sampling_wire::ItemView& span,
+                         attraction::Scratch* scratch) const;
 
   const std::string id_;
   const ConsumerPtr next_;

@@ -240,6 +240,24 @@ TEST(DeleteTest, AnchoredPatternsArePrefilteredByTheirLiteralPrefix) {
   EXPECT_EQ(prefixed.attrs, "db.password=Str:4 dbXstatement=Str:3");
 }
 
+// The prefix test run before RE2 is exactly starts_with, whichever byte differs.
+TEST(DeleteTest, StartsWithPrefixIsStartsWith) {
+  const std::string_view prefixes[] = {"", "G", "GE", "GET", "GET /health", "db.statement"};
+  for (std::string_view prefix : prefixes) {
+    const std::string p(prefix);
+    std::vector<std::string> texts = {"", p, p + "z", p.substr(0, p.size() / 2)};
+    for (size_t i = 0; i < p.size(); ++i) {
+      std::string changed = p + "tail";
+      changed[i] = static_cast<char>(changed[i] ^ 0x20);
+      texts.push_back(changed);
+    }
+    for (const std::string& text : texts) {
+      EXPECT_EQ(attraction::StartsWithPrefix(text, prefix), text.starts_with(prefix))
+          << "text \"" << text << "\" prefix \"" << prefix << "\"";
+    }
+  }
+}
+
 TEST(DeleteTest, NothingToDeletePassesTheRequestOn) {
   Result r = RunActions("  - {key: nope, pattern: ^zzz, action: delete}\n", EveryType());
   EXPECT_EQ(r.attrs, kEveryType);
