@@ -465,7 +465,7 @@ class Parser {
       case Tok::kString: {
         auto e = Node(Expr::Kind::kLiteral);
         e->text = Take().text;
-        e->literal = Value::Str({});  // the view is made when evaluated (text may move)
+        e->literal = Value::Str({});  // the view is set by Condition::Parse (text may move)
         return e;
       }
       case Tok::kInt:
@@ -694,7 +694,6 @@ struct Evaluator {
   Value Eval(const Expr& e) {
     switch (e.kind) {
       case Expr::Kind::kLiteral:
-        if (e.literal.type == Value::Type::kStr) return Value::Str(e.text);
         return e.literal;
       case Expr::Kind::kPath:
         return item.Get(e.field, e.text);
@@ -720,23 +719,45 @@ struct Evaluator {
         return Value::Nil();
       }
       case Expr::Kind::kCompare:
-        return Value::Bool(Compare(Eval(*e.args[0]), Eval(*e.args[1]), e.op));
       case Expr::Kind::kAnd:
-        for (const auto& a : e.args) {
-          if (!Eval(*a).b) return Value::Bool(false);
-        }
-        return Value::Bool(true);
       case Expr::Kind::kOr:
-        for (const auto& a : e.args) {
-          if (Eval(*a).b) return Value::Bool(true);
-        }
-        return Value::Bool(false);
       case Expr::Kind::kNot:
-        return Value::Bool(!Eval(*e.args[0]).b);
       case Expr::Kind::kIsMatch:
-        return Value::Bool(IsMatch(e));
+        return Value::Bool(Test(e));
     }
     return Value::Nil();
+  }
+
+  // A boolean node's value, without a Value for it or for its literal operands (every span is
+  // tested against every condition). Other nodes: their Value's `b` (false unless a bool).
+  bool Test(const Expr& e) {
+    switch (e.kind) {
+      case Expr::Kind::kCompare: {
+        const Expr& x = *e.args[0];
+        const Expr& y = *e.args[1];
+        if (y.kind == Expr::Kind::kLiteral) return Compare(Eval(x), y.literal, e.op);
+        if (x.kind == Expr::Kind::kLiteral) return Compare(x.literal, Eval(y), e.op);
+        return Compare(Eval(x), Eval(y), e.op);
+      }
+      case Expr::Kind::kAnd:
+        for (const auto& a : e.args) {
+          if (!Test(*a)) return false;
+        }
+        return true;
+      case Expr::Kind::kOr:
+        for (const auto& a : e.args) {
+          if (Test(*a)) return true;
+        }
+        return false;
+      case Expr::Kind::kNot:
+        return !Test(*e.args[0]);
+      case Expr::Kind::kIsMatch:
+        return IsMatch(e);
+      case Expr::Kind::kLiteral:
+        return e.literal.b;
+      default:
+        return Eval(e).b;
+    }
   }
 
   // OTTL's IsMatch: false for nil; other types as their string forms.
@@ -780,6 +801,14 @@ absl::StatusOr<Condition> Condition::Parse(std::string_view text, Context contex
   if (!(*root)->IsBool()) {
     return absl::InvalidArgumentError("the condition is not a boolean expression (column 1)");
   }
+  // String literals' views, now that their nodes stay where they are.
+  auto set_views = [](auto& self, Expr& e) -> void {
+    if (e.kind == Expr::Kind::kLiteral && e.literal.type == Value::Type::kStr) {
+      e.literal.str = e.text;
+    }
+    for (auto& a : e.args) self(self, *a);
+  };
+  set_views(set_views, **root);
   Condition c;
   c.text_ = std::string(text);
   c.root_ = std::move(*root);
@@ -793,12 +822,12 @@ Condition::~Condition() = default;
 
 bool Condition::Matches(Item& item, bool* error) const {
   Evaluator ev{item};
-  const Value v = ev.Eval(*root_);
+  const bool matches = ev.Test(*root_);  // the root is a boolean node (Parse checks)
   if (ev.error) {
     *error = true;
     return false;
   }
-  return v.type == Value::Type::kBool && v.b;
+  return matches;
 }
 
 }  // namespace otlpd::ottl

@@ -181,6 +181,13 @@ TEST(OttlTest, ComparisonsAcrossTypes) {
   EXPECT_FALSE(Eval(R"(attributes["b"] > false)", Context::kSpan, item));    // bools do not order
   EXPECT_FALSE(Eval(R"(attributes["missing"] < 5)", Context::kSpan, item));  // nil does not order
   EXPECT_TRUE(Eval(R"(attributes["s"] == "5")", Context::kSpan, item));
+  // A literal on either side, and on both (the order of the operands holds).
+  EXPECT_TRUE(Eval(R"(6 > attributes["i"])", Context::kSpan, item));
+  EXPECT_FALSE(Eval(R"(6 < attributes["i"])", Context::kSpan, item));
+  EXPECT_TRUE(Eval(R"("4" < attributes["s"])", Context::kSpan, item));
+  EXPECT_FALSE(Eval(R"("4" >= attributes["s"])", Context::kSpan, item));
+  EXPECT_TRUE(Eval(R"("a" < "b")", Context::kSpan, item));
+  EXPECT_FALSE(Eval(R"("b" <= "a")", Context::kSpan, item));
 }
 
 TEST(OttlTest, StringEscapes) {
