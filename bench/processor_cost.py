@@ -17,8 +17,9 @@ rounds, each against a nop pipeline measured minutes or seconds apart:
 
 Each argument is LABEL=ENTRIES, ENTRIES being YAML flow-mapping entries of processors (as
 BENCH_PROCESSORS in bench/run.sh), put in the traces pipeline in order: OTLP/gRPC -> the
-processors -> nop. Build Release first (bench/run.sh does, or ninja -C build otlpd
-otlpd-loadgen).
+processors -> nop. LABEL@BINARY=ENTRIES runs that pipeline on another otlpd binary (a build
+before a change, say; ENTRIES may then be empty, for its nop). Build Release first
+(bench/run.sh does, or ninja -C build otlpd otlpd-loadgen).
 """
 
 import argparse
@@ -148,21 +149,25 @@ def main():
     p.add_argument("--otlpd", default=os.path.join(ROOT, "build", "otlpd"))
     p.add_argument("--loadgen", default=os.path.join(ROOT, "build", "otlpd-loadgen"))
     args = p.parse_args()
-    configs = [("nop", "")]
+    configs = [("nop", args.otlpd, "")]
     for c in args.configs:
-        label, sep, entries = c.partition("=")
-        if not sep or not label or not processor_ids(entries) or label == "nop":
-            sys.exit(f"not LABEL=PROCESSOR ENTRIES (and LABEL not nop): {c}")
-        configs.append((label, entries))
-    for binary in (args.otlpd, args.loadgen):
+        name, sep, entries = c.partition("=")
+        label, at, binary = name.partition("@")
+        if not at:
+            binary = args.otlpd
+        if (not sep or not label or label in [l for l, _, _ in configs] or
+                (not at and not processor_ids(entries))):
+            sys.exit(f"not LABEL[@BINARY]=PROCESSOR ENTRIES with a new LABEL (not nop): {c}")
+        configs.append((label, binary, entries))
+    for binary in [args.loadgen] + [b for _, b, _ in configs]:
         if not os.access(binary, os.X_OK):
             sys.exit(f"{binary} is not built")
 
-    rates = {label: [] for label, _ in configs}
+    rates = {label: [] for label, _, _ in configs}
     with tempfile.TemporaryDirectory(prefix="otlpd-cost.") as work:
         for r in range(args.rounds):
-            daemons = [Daemon(args.otlpd, args.daemon_cpu, work, label, entries)
-                       for label, entries in configs]
+            daemons = [Daemon(binary, args.daemon_cpu, work, label, entries)
+                       for label, binary, entries in configs]
             try:
                 for d in daemons:
                     d.wait_ready()
@@ -173,7 +178,7 @@ def main():
                 for d in daemons:
                     d.stop()
             print(f"round {r + 1}/{args.rounds}: " +
-                  ", ".join(f"{label} {rates[label][-1]:,}" for label, _ in configs),
+                  ", ".join(f"{label} {rates[label][-1]:,}" for label, _, _ in configs),
                   file=sys.stderr, flush=True)
 
     nop = rates["nop"]
@@ -183,7 +188,7 @@ def main():
     print("| pipeline | spans/s per core (median) | share of nop's rate (median) | per round |")
     print("|---|---:|---:|---|")
     print(f"| nop | {statistics.median(nop):,.0f} | – | |")
-    for label, _ in configs[1:]:
+    for label, _, _ in configs[1:]:
         shares = [1 - x / n for x, n in zip(rates[label], nop)]
         print(f"| {label} | {statistics.median(rates[label]):,.0f} | "
               f"{statistics.median(shares) * 100:.1f} % | "
