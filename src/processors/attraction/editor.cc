@@ -6,6 +6,47 @@
 
 namespace otlpd::attraction {
 
+namespace {
+
+// Copies `n` bytes to `w` (not overlapping) and returns the end. A dense rewrite is mostly
+// short runs (tags, lengths, an added attribute) between long ones: up to 32 bytes are moved
+// inline by two overlapping loads and stores, not by a call to memcpy each.
+inline char* CopyRun(char* w, const char* s, size_t n) {
+  if (n <= 16) {
+    if (n >= 8) {
+      uint64_t a, b;
+      std::memcpy(&a, s, 8);
+      std::memcpy(&b, s + n - 8, 8);
+      std::memcpy(w, &a, 8);
+      std::memcpy(w + n - 8, &b, 8);
+    } else if (n >= 4) {
+      uint32_t a, b;
+      std::memcpy(&a, s, 4);
+      std::memcpy(&b, s + n - 4, 4);
+      std::memcpy(w, &a, 4);
+      std::memcpy(w + n - 4, &b, 4);
+    } else if (n > 0) {
+      const char first = s[0], middle = s[n / 2], last = s[n - 1];
+      w[0] = first;
+      w[n / 2] = middle;
+      w[n - 1] = last;
+    }
+    return w + n;
+  }
+  if (n <= 32) {
+    char a[16], b[16];
+    std::memcpy(a, s, 16);
+    std::memcpy(b, s + n - 16, 16);
+    std::memcpy(w, a, 16);
+    std::memcpy(w + n - 16, b, 16);
+    return w + n;
+  }
+  std::memcpy(w, s, n);
+  return w + n;
+}
+
+}  // namespace
+
 void WireEditor::Reset(std::string_view original) {
   original_ = original;
   edits_.clear();
@@ -79,15 +120,14 @@ absl::Cord WireEditor::Build(const absl::Cord* source) const {
   char* w = out;
   size_t pos = 0;
   for (const Edit& e : edits_) {
-    w = CopyBytes(w, original_.substr(pos, e.begin - pos));
+    w = CopyRun(w, original_.data() + pos, e.begin - pos);
     for (uint32_t i = 0; i < e.pieces; ++i) {
       const Piece& piece = pieces_[e.first_piece + i];
-      std::memcpy(w, piece.data, piece.size);
-      w += piece.size;
+      w = CopyRun(w, piece.data, piece.size);
     }
     pos = e.end;
   }
-  w = CopyBytes(w, original_.substr(pos));
+  w = CopyRun(w, original_.data() + pos, original_.size() - pos);
   assert(static_cast<size_t>(w - out) == size);
   return absl::MakeCordFromExternal(absl::string_view(out, size),
                                     [out](absl::string_view) { delete[] out; });
