@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "core/span_index.h"
 #include "processors/attraction/actions.h"
 
 namespace otlpd {
@@ -61,7 +62,11 @@ RuleSampler::RuleSampler(const CreateSettings& settings, const RuleSamplerConfig
       fail_closed_(config.fail_closed) {
   RequestSpanIndex();  // decisions read the receiver's span index when it is there
   for (const SamplingRule& rule : rules_) {
-    for (const AttributeCondition& c : rule.attributes) keys_.Add(c.key);
+    key_bits_.emplace_back();
+    for (const AttributeCondition& c : rule.attributes) {
+      keys_.Add(c.key);
+      key_bits_.back().push_back(AttributeKeyBits(c.key));
+    }
     stages_.push_back(rule.drop ? cs::Stage::WithThreshold(cs::kNeverSampleThreshold)
                                 : cs::Stage::Equalizing(rule.sampling_percentage / 100,
                                                         config.sampling_precision));
@@ -110,10 +115,14 @@ namespace {
 
 }  // namespace
 
-bool RuleSampler::MatchesAttributes(const SamplingRule& rule, const ItemView& span,
-                                    Scratch* scratch) const {
-  for (const AttributeCondition& c : rule.attributes) {
-    std::optional<Value> v = span.Attribute(c.key, scratch);
+bool RuleSampler::MatchesAttributes(size_t i, const ItemView& span, Scratch* scratch) const {
+  const std::vector<AttributeCondition>& conditions = rules_[i].attributes;
+  for (size_t j = 0; j < conditions.size(); ++j) {
+    const AttributeCondition& c = conditions[j];
+    // attribute_keys has every bit set when the view has no key filter.
+    const uint64_t bits = key_bits_[i][j];
+    std::optional<Value> v;
+    if ((span.attribute_keys & bits) == bits) v = span.Attribute(c.key, scratch);
     switch (c.kind) {
       case AttributeCondition::Kind::kExists:
         if (v.has_value() != c.exists) return false;
@@ -145,7 +154,7 @@ size_t RuleSampler::Match(const ItemView& span, Scratch* scratch) const {
   for (size_t i = 0; i < rules_.size(); ++i) {
     const SamplingRule& rule = rules_[i];
     if (MatchesFields(rule, span) &&
-        (rule.attributes.empty() || MatchesAttributes(rule, span, scratch))) {
+        (rule.attributes.empty() || MatchesAttributes(i, span, scratch))) {
       return i;
     }
   }

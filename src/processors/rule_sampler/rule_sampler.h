@@ -29,14 +29,17 @@ class RuleSampler : public Processor {
   const std::vector<SamplingRule>& rules() const { return rules_; }
 
  private:
-  // The rule's attribute conditions (its other conditions are tested inline in Match).
-  bool MatchesAttributes(const SamplingRule& rule, const sampling_wire::ItemView& span,
+  // Rule i's attribute conditions (its other conditions are tested inline in Match).
+  bool MatchesAttributes(size_t i, const sampling_wire::ItemView& span,
                          attraction::Scratch* scratch) const;
 
   const std::string id_;
   const ConsumerPtr next_;
   const std::vector<SamplingRule> rules_;
   const bool fail_closed_;
+  // Per rule, its attribute conditions' AttributeKeyBits: a key the span's key filter rules
+  // out is absent without a lookup.
+  std::vector<std::vector<uint64_t>> key_bits_;
   // One stage per rule, then the default's.
   std::vector<consistent_sampling::Stage> stages_;
   // The attribute keys the rules read, found during the walk.
