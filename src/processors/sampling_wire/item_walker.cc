@@ -267,10 +267,12 @@ bool ParseSpan(const WireField& span, ItemView* view, ItemRecord* record) {
   return true;
 }
 
-// A span's view from its summary in the receiver's span index (`request`'s).
+// A span's view from its summary in the receiver's span index (`request`'s): every item
+// field of the view and the record's tracestate bounds are set.
 void FromIndex(const SpanSummary& s, std::string_view request, ItemView* view, ItemRecord* record) {
   const char* base = request.data();
   view->keys = nullptr;  // nothing noted: lookups walk the attribute fields
+  view->found = 0;
   view->attribute_fields =
       std::string_view(base + s.attributes_begin, s.attributes_end - s.attributes_begin);
   view->attribute_keys = s.attribute_keys;
@@ -279,6 +281,10 @@ void FromIndex(const SpanSummary& s, std::string_view request, ItemView* view, I
     view->trace_state = std::string_view(base + s.trace_state, s.trace_state_size);
     record->trace_state_begin = base + s.trace_state_field;
     record->trace_state_end = base + s.trace_state_field + s.trace_state_field_size;
+  } else {
+    view->trace_state = {};
+    record->trace_state_begin = nullptr;
+    record->trace_state_end = nullptr;
   }
   view->name = std::string_view(base + s.name, s.name_size);
   view->has_parent = s.has_parent;
@@ -522,24 +528,25 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
         // two 8-byte stores stalls store forwarding (~5 ns per span, perf).
         const std::string_view payload = item.payload;
         ++st.item_count;
-        record.trace_state_begin = nullptr;
-        record.trace_state_end = nullptr;
-        view.attribute_fields = payload;
-        view.keys = walk_keys;
-        view.trace_id = {};
-        view.trace_state = {};
-        view.name = {};
-        view.has_parent = false;
-        view.kind = 0;
-        view.status_code = 0;
-        view.start_unix_nano = 0;
-        view.end_unix_nano = 0;
-        view.found = 0;
-        view.attribute_keys = ~uint64_t{0};
         bool ok = true;
         if (const SpanSummary* s = spans.Next(payload); s != nullptr) {
           FromIndex(*s, request, &view, &record);
         } else {
+          // Read from the item's bytes: fields it lacks keep these zero values.
+          record.trace_state_begin = nullptr;
+          record.trace_state_end = nullptr;
+          view.attribute_fields = payload;
+          view.keys = walk_keys;
+          view.trace_id = {};
+          view.trace_state = {};
+          view.name = {};
+          view.has_parent = false;
+          view.kind = 0;
+          view.status_code = 0;
+          view.start_unix_nano = 0;
+          view.end_unix_nano = 0;
+          view.found = 0;
+          view.attribute_keys = ~uint64_t{0};
           ok = signal == Signal::kTraces ? ParseSpan(item, &view, &record)
                                          : ParseLogRecord(item, &view);
         }
