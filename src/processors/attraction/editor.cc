@@ -89,6 +89,26 @@ int64_t WireEditor::CloseField(const Open& open, int64_t delta, Scratch* scratch
   return delta + static_cast<int64_t>(n) - (open.length_end - open.length_begin);
 }
 
+int64_t WireEditor::InsertInField(const WireField& f, const char* at, std::string_view bytes,
+                                  Scratch* scratch) {
+  if (bytes.empty()) return 0;
+  const uint64_t length = f.payload.size() + bytes.size();
+  char* p = scratch->Alloc(VarintSize(length));
+  const size_t n = WriteVarint(p, length) - p;
+  const auto base = original_.data();
+  const auto b = static_cast<uint32_t>(f.value - base);
+  const auto e = static_cast<uint32_t>(f.payload.data() - base);
+  const auto i = static_cast<uint32_t>(at - base);
+  assert(edits_.empty() || edits_.back().end <= b);
+  assert(e <= i && i <= static_cast<size_t>(f.end - base));
+  const auto first = static_cast<uint32_t>(pieces_.size());
+  edits_.push_back(Edit{b, e, first, 1});
+  edits_.push_back(Edit{i, i, first + 1, 1});
+  pieces_.push_back(Piece{p, n});
+  pieces_.push_back(Piece{bytes.data(), bytes.size()});
+  return static_cast<int64_t>(bytes.size() + n) - (f.payload.data() - f.value);
+}
+
 size_t WireEditor::Size() const {
   size_t size = original_.size();
   for (const Edit& e : edits_) {

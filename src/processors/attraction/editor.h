@@ -71,6 +71,12 @@ class WireEditor {
   // Returns how much the whole field grew, for the enclosing field's delta.
   int64_t CloseField(const Open& open, int64_t delta, Scratch* scratch);
 
+  // Inserts `bytes` (valid until Build) at `at`, inside the length-delimited field `f` and
+  // with no other edit inside it: OpenField, Replace(at, at), Append and CloseField in one
+  // step. Returns how much the whole field grew.
+  int64_t InsertInField(const WireField& f, const char* at, std::string_view bytes,
+                        Scratch* scratch);
+
   // Size of the edited request.
   size_t Size() const;
   // The edited request. With `source` (a Cord whose one chunk is the original), sparse edits

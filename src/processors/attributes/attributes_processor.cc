@@ -211,12 +211,8 @@ class AttributesWalker {
     if (const SpanSummary* s = spans_.Next(span.payload); s != nullptr && HoldsNoActionKey(*s)) {
       // The actions add `appended_` after the span's attributes, which stay as they are
       // (where RewriteAttributes would write it), without loading them.
-      if (appended_.empty()) return 0;
       const char* at = s->attributes_end != 0 ? request_.data() + s->attributes_end : span.end;
-      const auto open = ws_.editor.OpenField(span);
-      ws_.editor.Replace(at, at);
-      ws_.editor.Append(appended_);
-      return ws_.editor.CloseField(open, static_cast<int64_t>(appended_.size()), &ws_.scratch);
+      return ws_.editor.InsertInField(span, at, appended_, &ws_.scratch);
     }
     ws_.attrs.Clear();
     attraction::AttrFields fields;
