@@ -24,6 +24,7 @@ before a change, say; ENTRIES may then be empty, for its nop). Build Release fir
 
 import argparse
 import os
+import random
 import re
 import signal
 import socket
@@ -63,14 +64,26 @@ def processor_ids(entries):
 
 
 def free_ports(n):
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
+    """n free loopback ports below the ephemeral range, which the load generator's own
+    connections (and the kernel's port 0) take from: one of those could be given out again
+    between the check here and the daemon's bind."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    ports = []
+    while len(ports) < n:
+        port = rng.randrange(10000, max(low, 10001))
+        if port in ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
     return ports
 
 
