@@ -24,12 +24,6 @@ struct TextCondition {
   std::string exact;
   std::shared_ptr<const re2::RE2> regex;
   std::string regex_prefix;  // what every match of `regex` starts with (RegexLiteralPrefix)
-  // Inline: every rule asks it of every span, and most conditions are unset.
-  bool Matches(std::string_view text) const {
-    if (!set) return true;
-    return regex ? RegexMatches(text) : text == exact;
-  }
-  bool RegexMatches(std::string_view text) const;
 };
 
 // An attribute condition: `value` (equal as text), `regex`, `exists`, or a numeric range

@@ -23,16 +23,22 @@ namespace {
 // RE2's partial match, ruled out first by the literal prefix every match starts with: for a
 // `^literal...` pattern, most texts fail on their first bytes, and RE2's set-up per call costs
 // more than the whole comparison.
-bool RegexMatches(const RE2& regex, std::string_view prefix, std::string_view text) {
-  if (!attraction::StartsWithPrefix(text, prefix)) return false;
+[[gnu::noinline]] bool PartialMatch(const RE2& regex, std::string_view text) {
   return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), regex);
 }
 
-}  // namespace
-
-bool TextCondition::RegexMatches(std::string_view text) const {
-  return otlpd::RegexMatches(*regex, regex_prefix, text);
+inline bool RegexMatches(const RE2& regex, std::string_view prefix, std::string_view text) {
+  return attraction::StartsWithPrefix(text, prefix) && PartialMatch(regex, text);
 }
+
+// A service or span name condition, inlined: every rule asks it of every span, and most are
+// unset or fail on the regex's literal prefix.
+[[gnu::always_inline]] inline bool TextMatches(const TextCondition& c, std::string_view text) {
+  if (!c.set) return true;
+  return c.regex ? RegexMatches(*c.regex, c.regex_prefix, text) : text == c.exact;
+}
+
+}  // namespace
 
 namespace {
 
@@ -63,9 +69,14 @@ RuleSampler::RuleSampler(const CreateSettings& settings, const RuleSamplerConfig
   RequestSpanIndex();  // decisions read the receiver's span index when it is there
   for (const SamplingRule& rule : rules_) {
     key_bits_.emplace_back();
+    required_key_bits_.emplace_back();
     for (const AttributeCondition& c : rule.attributes) {
       keys_.Add(c.key);
       key_bits_.back().push_back(AttributeKeyBits(c.key));
+      // Every kind but "exists: false" fails on an absent attribute.
+      if (c.kind != AttributeCondition::Kind::kExists || c.exists) {
+        required_key_bits_.back().push_back(AttributeKeyBits(c.key));
+      }
     }
     stages_.push_back(rule.drop ? cs::Stage::WithThreshold(cs::kNeverSampleThreshold)
                                 : cs::Stage::Equalizing(rule.sampling_percentage / 100,
@@ -94,8 +105,8 @@ namespace {
 // A rule's conditions on the span's own fields, inlined into the loop over the rules (every
 // rule is asked of every span until one matches).
 [[gnu::always_inline]] inline bool MatchesFields(const SamplingRule& rule, const ItemView& span) {
-  if (!rule.service_name.Matches(span.service_name)) return false;
-  if (!rule.span_name.Matches(span.name)) return false;
+  if (!TextMatches(rule.service_name, span.service_name)) return false;
+  if (!TextMatches(rule.span_name, span.name)) return false;
   if (!rule.span_kinds.empty()) {
     bool any = false;
     for (int32_t kind : rule.span_kinds) any |= kind == span.kind;
@@ -153,10 +164,12 @@ bool RuleSampler::MatchesAttributes(size_t i, const ItemView& span, Scratch* scr
 size_t RuleSampler::Match(const ItemView& span, Scratch* scratch) const {
   for (size_t i = 0; i < rules_.size(); ++i) {
     const SamplingRule& rule = rules_[i];
-    if (MatchesFields(rule, span) &&
-        (rule.attributes.empty() || MatchesAttributes(i, span, scratch))) {
-      return i;
-    }
+    if (!MatchesFields(rule, span)) continue;
+    if (rule.attributes.empty()) return i;
+    // An attribute the rule needs that the span's key filter rules out: no lookups at all.
+    bool may_match = true;
+    for (uint64_t bits : required_key_bits_[i]) may_match &= (span.attribute_keys & bits) == bits;
+    if (may_match && MatchesAttributes(i, span, scratch)) return i;
   }
   return rules_.size();
 }

@@ -40,6 +40,9 @@ class RuleSampler : public Processor {
   // Per rule, its attribute conditions' AttributeKeyBits: a key the span's key filter rules
   // out is absent without a lookup.
   std::vector<std::vector<uint64_t>> key_bits_;
+  // Per rule, the bits of the attributes it needs present (all its conditions but
+  // "exists: false"), tested inline before MatchesAttributes is called.
+  std::vector<std::vector<uint64_t>> required_key_bits_;
   // One stage per rule, then the default's.
   std::vector<consistent_sampling::Stage> stages_;
   // The attribute keys the rules read, found during the walk.

@@ -9,6 +9,8 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "core/otlp_wire.h"
+#include "core/span_index.h"
 #include "processors/rule_sampler/factory.h"
 #include "processors/sampling_wire/sampling_test_util.h"
 
@@ -102,12 +104,24 @@ TEST(RuleSamplerTest, ConditionsAndFirstMatch) {
     auto* rs = r.add_resource_spans();
     *rs->mutable_resource()->add_attributes() = Str("service.name", service);
     *rs->add_scope_spans()->add_spans() = span;
-    size_t rule = 99;
-    sampling_wire::Walk(ToTelemetry(Signal::kTraces, r),
-                        [&](const sampling_wire::ItemView& v, attraction::Scratch* s) {
-                          rule = sampler.Match(v, s);
-                          return sampling_wire::ItemVerdict{};
-                        });
+    // Matched on the span's own bytes, and on the receiver's span index (its key filter rules
+    // attribute conditions out before any lookup): both must give the same rule.
+    auto match = [&](TelemetryPtr data) {
+      size_t rule = 99;
+      sampling_wire::Walk(std::move(data),
+                          [&](const sampling_wire::ItemView& v, attraction::Scratch* s) {
+                            rule = sampler.Match(v, s);
+                            return sampling_wire::ItemVerdict{};
+                          });
+      return rule;
+    };
+    const std::string bytes = r.SerializeAsString();
+    auto index = std::make_shared<SpanIndex>();
+    EXPECT_TRUE(ScanOtlpRequest(Signal::kTraces, bytes, index.get()).ok());
+    auto indexed = Telemetry::FromWire(Signal::kTraces, absl::Cord(bytes), 1);
+    indexed->set_span_index(std::move(index));
+    const size_t rule = match(ToTelemetry(Signal::kTraces, r));
+    EXPECT_EQ(match(std::move(indexed)), rule) << "with the span index";
     return rule == sampler.rules().size() ? std::string("default") : sampler.rules()[rule].name;
   };
   Span s = CheckoutSpan();
