@@ -79,22 +79,24 @@ int64_t WireEditor::CloseField(const Open& open, int64_t delta, Scratch* scratch
     }
     return 0;
   }
-  const uint64_t length = static_cast<uint64_t>(static_cast<int64_t>(open.old_length) + delta);
+  const size_t n =
+      AddLengthPiece(static_cast<uint64_t>(static_cast<int64_t>(open.old_length) + delta), scratch);
+  Edit& e = edits_[open.slot];
+  e.first_piece = static_cast<uint32_t>(pieces_.size() - 1);
+  e.pieces = 1;
+  return delta + static_cast<int64_t>(n) - (open.length_end - open.length_begin);
+}
+
+size_t WireEditor::AddLengthPiece(uint64_t length, Scratch* scratch) {
   char* p = scratch->Alloc(VarintSize(length));
   const size_t n = WriteVarint(p, length) - p;
-  Edit& e = edits_[open.slot];
-  e.first_piece = static_cast<uint32_t>(pieces_.size());
-  e.pieces = 1;
   pieces_.push_back(Piece{p, n});
-  return delta + static_cast<int64_t>(n) - (open.length_end - open.length_begin);
+  return n;
 }
 
 int64_t WireEditor::InsertInField(const WireField& f, const char* at, std::string_view bytes,
                                   Scratch* scratch) {
   if (bytes.empty()) return 0;
-  const uint64_t length = f.payload.size() + bytes.size();
-  char* p = scratch->Alloc(VarintSize(length));
-  const size_t n = WriteVarint(p, length) - p;
   const auto base = original_.data();
   const auto b = static_cast<uint32_t>(f.value - base);
   const auto e = static_cast<uint32_t>(f.payload.data() - base);
@@ -102,10 +104,10 @@ int64_t WireEditor::InsertInField(const WireField& f, const char* at, std::strin
   assert(edits_.empty() || edits_.back().end <= b);
   assert(e <= i && i <= static_cast<size_t>(f.end - base));
   const auto first = static_cast<uint32_t>(pieces_.size());
+  const size_t n = AddLengthPiece(f.payload.size() + bytes.size(), scratch);
+  pieces_.push_back(Piece{bytes.data(), bytes.size()});
   edits_.push_back(Edit{b, e, first, 1});
   edits_.push_back(Edit{i, i, first + 1, 1});
-  pieces_.push_back(Piece{p, n});
-  pieces_.push_back(Piece{bytes.data(), bytes.size()});
   return static_cast<int64_t>(bytes.size() + n) - (f.payload.data() - f.value);
 }
 

@@ -96,6 +96,10 @@ class WireEditor {
     size_t size;
   };
 
+  // Appends the varint `length` (a field's new length, in scratch memory) as a piece; returns
+  // its size.
+  size_t AddLengthPiece(uint64_t length, Scratch* scratch);
+
   // Shared stretches below this average size are copied instead.
   static constexpr size_t kMinSharedRun = 2048;
 

@@ -38,10 +38,6 @@ inline bool RegexMatches(const RE2& regex, std::string_view prefix, std::string_
   return c.regex ? RegexMatches(*c.regex, c.regex_prefix, text) : text == c.exact;
 }
 
-}  // namespace
-
-namespace {
-
 // A numeric attribute value: ints, doubles, and strings that parse as numbers.
 bool NumericValue(const Value& v, double* out) {
   switch (v.type) {
@@ -68,11 +64,9 @@ RuleSampler::RuleSampler(const CreateSettings& settings, const RuleSamplerConfig
       fail_closed_(config.fail_closed) {
   RequestSpanIndex();  // decisions read the receiver's span index when it is there
   for (const SamplingRule& rule : rules_) {
-    key_bits_.emplace_back();
     required_key_bits_.emplace_back();
     for (const AttributeCondition& c : rule.attributes) {
       keys_.Add(c.key);
-      key_bits_.back().push_back(AttributeKeyBits(c.key));
       // Every kind but "exists: false" fails on an absent attribute.
       if (c.kind != AttributeCondition::Kind::kExists || c.exists) {
         required_key_bits_.back().push_back(AttributeKeyBits(c.key));
@@ -127,13 +121,8 @@ namespace {
 }  // namespace
 
 bool RuleSampler::MatchesAttributes(size_t i, const ItemView& span, Scratch* scratch) const {
-  const std::vector<AttributeCondition>& conditions = rules_[i].attributes;
-  for (size_t j = 0; j < conditions.size(); ++j) {
-    const AttributeCondition& c = conditions[j];
-    // attribute_keys has every bit set when the view has no key filter.
-    const uint64_t bits = key_bits_[i][j];
-    std::optional<Value> v;
-    if ((span.attribute_keys & bits) == bits) v = span.Attribute(c.key, scratch);
+  for (const AttributeCondition& c : rules_[i].attributes) {
+    std::optional<Value> v = span.Attribute(c.key, scratch);
     switch (c.kind) {
       case AttributeCondition::Kind::kExists:
         if (v.has_value() != c.exists) return false;
@@ -166,7 +155,8 @@ size_t RuleSampler::Match(const ItemView& span, Scratch* scratch) const {
     const SamplingRule& rule = rules_[i];
     if (!MatchesFields(rule, span)) continue;
     if (rule.attributes.empty()) return i;
-    // An attribute the rule needs that the span's key filter rules out: no lookups at all.
+    // An attribute the rule needs that the span's key filter rules out: no lookups at all
+    // (attribute_keys has every bit set when the view has no key filter).
     bool may_match = true;
     for (uint64_t bits : required_key_bits_[i]) may_match &= (span.attribute_keys & bits) == bits;
     if (may_match && MatchesAttributes(i, span, scratch)) return i;

@@ -37,9 +37,6 @@ class RuleSampler : public Processor {
   const ConsumerPtr next_;
   const std::vector<SamplingRule> rules_;
   const bool fail_closed_;
-  // Per rule, its attribute conditions' AttributeKeyBits: a key the span's key filter rules
-  // out is absent without a lookup.
-  std::vector<std::vector<uint64_t>> key_bits_;
   // Per rule, the bits of the attributes it needs present (all its conditions but
   // "exists: false"), tested inline before MatchesAttributes is called.
   std::vector<std::vector<uint64_t>> required_key_bits_;
