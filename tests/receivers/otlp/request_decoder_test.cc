@@ -58,6 +58,15 @@ TEST(RequestDecoderTest, AttachesEachRequestItsOwnSpanIndex) {
   EXPECT_EQ(first->data->span_index()->size(), 100u);
   ExpectIndexOf(*first->data);
   ExpectIndexOf(*second->data);
+  // Handed over whole (the first) or copied (the second, much smaller than the vector the
+  // first left): never more than twice the room a request's spans need.
+  for (const auto* d : {&*first, &*second}) {
+    EXPECT_LE(d->data->span_index()->capacity(), 2 * d->data->span_index()->size());
+  }
+  auto again = DecodeProtobufRequest(Signal::kTraces, absl::Cord(big.SerializeAsString()));
+  ASSERT_TRUE(again.ok()) << again.status();
+  ExpectIndexOf(*again->data);
+  ExpectIndexOf(*first->data);
 
   // A request larger than the vector's kept capacity (16,384 spans), then a small one.
   const TracesRequest huge = bench::MakeRandomAttributeTraces(rng, 20'000, start);
@@ -67,6 +76,8 @@ TEST(RequestDecoderTest, AttachesEachRequestItsOwnSpanIndex) {
   auto fourth = DecodeProtobufRequest(Signal::kTraces, absl::Cord(small.SerializeAsString()));
   ASSERT_TRUE(fourth.ok()) << fourth.status();
   ExpectIndexOf(*fourth->data);
+  ExpectIndexOf(*third->data);
+  EXPECT_LE(fourth->data->span_index()->capacity(), 2 * fourth->data->span_index()->size());
 
   // The same through OTLP/JSON's transcoding.
   auto json = DecodeJsonRequest(Signal::kTraces, R"({"resourceSpans":[{"scopeSpans":[{"spans":[
