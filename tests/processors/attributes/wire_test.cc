@@ -268,13 +268,14 @@ TelemetryPtr Raw(const std::string& bytes, Signal signal = Signal::kTraces) {
 }
 
 // Build's copies, short runs moved inline and long ones by memcpy, against a plain string
-// built from the same edits: every gap and piece size from 0 to 40 bytes, and long ones.
+// built from the same edits: every gap and piece size from 0 to 72 bytes (CopyRun inlines up to
+// 64), and long ones.
 TEST(WireTest, EditorBuildsEveryRunSize) {
   std::mt19937_64 rng(7);
   std::string original(20000, '\0');
   for (char& c : original) c = static_cast<char>(rng());
   std::vector<std::string> pieces;
-  for (size_t size = 0; size <= 40; ++size) {
+  for (size_t size = 0; size <= 72; ++size) {
     std::string piece(size, '\0');
     for (char& c : piece) c = static_cast<char>(rng());
     pieces.push_back(piece);
@@ -286,7 +287,7 @@ TEST(WireTest, EditorBuildsEveryRunSize) {
     std::string want;
     size_t pos = 0;
     while (true) {
-      const size_t gap = rng() % 8 == 0 ? 100 + rng() % 400 : rng() % 41;
+      const size_t gap = rng() % 8 == 0 ? 100 + rng() % 400 : rng() % 73;
       const size_t replaced = rng() % 41;
       if (pos + gap + replaced > original.size()) break;
       want += original.substr(pos, gap);
