@@ -613,14 +613,23 @@ WalkResult Walk(TelemetryPtr data, DecideFn decide, const AttributeKeys* keys) {
       }
       const auto open_scope = ws.editor.OpenField(scope.field);
       int64_t scope_delta = 0;
-      for (size_t i = scope.first; i < scope.first + scope.count; ++i) {
+      const size_t scope_end = scope.first + scope.count;
+      for (size_t i = scope.first; i < scope_end; ++i) {
         const ItemRecord& item = st.items[i];
-        if (!item.verdict.keep) {
-          ws.editor.Replace(item.field.begin, item.field.end);
-          scope_delta -= item.field.end - item.field.begin;
-        } else {
+        if (item.verdict.keep) {
           scope_delta += EditItem(item, signal, ws);
+          continue;
         }
+        // A run of dropped items next to each other goes in one edit (at 10 % nine in ten
+        // spans go, in runs of about nine).
+        const char* const begin = item.field.begin;
+        const char* end = item.field.end;
+        while (i + 1 < scope_end && !st.items[i + 1].verdict.keep &&
+               st.items[i + 1].field.begin == end) {
+          end = st.items[++i].field.end;
+        }
+        ws.editor.Replace(begin, end);
+        scope_delta -= end - begin;
       }
       resource_delta += ws.editor.CloseField(open_scope, scope_delta, &ws.scratch);
     }

@@ -161,6 +161,37 @@ TEST(ItemWalkerTest, FieldNumberZeroIsMalformed) {
   ASSERT_NE(r.data, nullptr);
 }
 
+// Dropped spans next to each other go in one cut, and a cut never takes the scope's other
+// fields between two dropped spans (its scope, schema_url, an unknown field): the result is
+// the request without the dropped spans' fields, byte for byte.
+TEST(ItemWalkerTest, DroppedRunsKeepTheFieldsBetweenThem) {
+  auto span = [](const std::string& name) {
+    return Len(2, absl::StrCat(Len(1, std::string(16, '\x11')), Len(2, std::string(8, '\x22')),
+                               Len(5, name)));
+  };
+  const std::string scope_field = Len(1, Len(1, "lib"));
+  const std::string schema_url = Len(3, "https://opentelemetry.io/schemas/1.26.0");
+  const std::string unknown = absl::StrCat(Varint(7 << 3), Varint(300));
+  const std::string in_scope =
+      absl::StrCat(span("keep-a"), span("drop-b"), schema_url, span("drop-c"), span("drop-d"),
+                   unknown, span("drop-e"), scope_field, span("drop-f"), span("keep-g"));
+  const std::string want_scope =
+      absl::StrCat(span("keep-a"), schema_url, unknown, scope_field, span("keep-g"));
+  auto request = [](const std::string& scope) { return Len(1, Len(2, scope)); };
+  WalkResult r = Walk(Telemetry::FromWire(Signal::kTraces, absl::Cord(request(in_scope)), 7),
+                      [](const ItemView& v, Scratch*) {
+                        ItemVerdict verdict;
+                        verdict.keep = v.name.substr(0, 4) == "keep";
+                        return verdict;
+                      });
+  EXPECT_FALSE(r.malformed);
+  EXPECT_EQ(r.items_in, 7u);
+  EXPECT_EQ(r.items_kept, 2u);
+  ASSERT_NE(r.data, nullptr);
+  EXPECT_EQ(absl::BytesToHexString(std::string(r.data->wire())),
+            absl::BytesToHexString(request(want_scope)));
+}
+
 // Everything a decision can read from a view, as text.
 std::string Seen(const ItemView& v, Scratch* scratch) {
   return absl::StrCat(
