@@ -30,10 +30,11 @@ const google::protobuf::Descriptor* RequestDescriptor(Signal signal) {
   return nullptr;
 }
 
-// The request's copy of the index the scan filled in the thread's `scratch`. A vector at
-// most half empty is handed over whole (its bytes are not copied: 88 per span) and the
-// thread gets a fresh one of the same size; a roomier one (a small request after a large
-// one) is copied, so that a request does not carry a large one's capacity.
+// The request's index, from the one the scan filled in the thread's `scratch`. A vector at
+// most half empty is handed over whole (its 88 bytes per span are not copied) and the thread
+// reserves a new one with a quarter more room, so that a slightly larger next request does
+// not reallocate (copying them after all); a roomier one (a small request after a large one)
+// is copied, so that a request does not carry a large one's capacity.
 std::shared_ptr<const SpanIndex> TakeIndex(SpanIndex& scratch) {
   if (scratch.capacity() > 2 * scratch.size()) {
     return std::make_shared<const SpanIndex>(scratch.begin(), scratch.end());
@@ -41,7 +42,7 @@ std::shared_ptr<const SpanIndex> TakeIndex(SpanIndex& scratch) {
   const size_t size = scratch.size();
   auto taken = std::make_shared<const SpanIndex>(std::move(scratch));
   scratch = SpanIndex();
-  scratch.reserve(size);
+  scratch.reserve(std::min(size + size / 4, kKeptIndexCapacity));
   return taken;
 }
 
@@ -58,8 +59,8 @@ absl::StatusOr<DecodedRequest> DecodeWire(Signal signal, absl::Cord wire, const 
     flat = flat_copy;
   }
   // The span index, when a processor reads it (see core/span_index.h). The scan fills this
-  // thread's vector, which keeps its capacity, and the request gets an exact-size copy (a
-  // fresh vector growing span by span reallocates about seven times per 100 spans).
+  // thread's vector, which has room from the last request (a fresh vector growing span by
+  // span reallocates about seven times per 100 spans), and the request takes it (TakeIndex).
   thread_local SpanIndex index_scratch;
   SpanIndex* index = nullptr;
   if (signal == Signal::kTraces && SpanIndexRequested()) index = &index_scratch;

@@ -53,9 +53,12 @@ TEST(RequestDecoderTest, AttachesEachRequestItsOwnSpanIndex) {
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = DecodeProtobufRequest(Signal::kTraces, absl::Cord(small.SerializeAsString()));
   ASSERT_TRUE(second.ok()) << second.status();
-  // The receiver thread's vector is reused; each request keeps a copy of its own.
+  // Each request keeps an index of its own: the receiver thread's vector handed over, or a
+  // copy of it when it is roomier than twice the request's spans (the small request).
   ASSERT_NE(first->data->span_index(), nullptr);
   EXPECT_EQ(first->data->span_index()->size(), 100u);
+  ASSERT_NE(second->data->span_index(), nullptr);
+  ASSERT_LT(2 * second->data->span_index()->size(), 100u);
   ExpectIndexOf(*first->data);
   ExpectIndexOf(*second->data);
   // Handed over whole (the first) or copied (the second, much smaller than the vector the
@@ -73,6 +76,7 @@ TEST(RequestDecoderTest, AttachesEachRequestItsOwnSpanIndex) {
   auto third = DecodeProtobufRequest(Signal::kTraces, absl::Cord(huge.SerializeAsString()));
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->data->span_index()->size(), 20'000u);
+  EXPECT_LE(third->data->span_index()->capacity(), 2 * 20'000u);
   auto fourth = DecodeProtobufRequest(Signal::kTraces, absl::Cord(small.SerializeAsString()));
   ASSERT_TRUE(fourth.ok()) << fourth.status();
   ExpectIndexOf(*fourth->data);
