@@ -8,6 +8,17 @@ namespace otlpd::attraction {
 
 namespace {
 
+// Copies `n` bytes, K <= n <= 2K, as the first K and the last K (which overlap): both are
+// loaded before either is stored.
+template <size_t K>
+inline void CopyEnds(char* w, const char* s, size_t n) {
+  char head[K], tail[K];
+  std::memcpy(head, s, K);
+  std::memcpy(tail, s + n - K, K);
+  std::memcpy(w, head, K);
+  std::memcpy(w + n - K, tail, K);
+}
+
 // Copies `n` bytes to `w` (not overlapping) and returns the end. A dense rewrite is mostly
 // short runs (tags, lengths, an added attribute, a span's tail) between long ones: up to 64
 // bytes are moved inline by overlapping loads and stores, not by a call to memcpy each (which
@@ -15,42 +26,22 @@ namespace {
 inline char* CopyRun(char* w, const char* s, size_t n) {
   if (n <= 16) {
     if (n >= 8) {
-      uint64_t a, b;
-      std::memcpy(&a, s, 8);
-      std::memcpy(&b, s + n - 8, 8);
-      std::memcpy(w, &a, 8);
-      std::memcpy(w + n - 8, &b, 8);
+      CopyEnds<8>(w, s, n);
     } else if (n >= 4) {
-      uint32_t a, b;
-      std::memcpy(&a, s, 4);
-      std::memcpy(&b, s + n - 4, 4);
-      std::memcpy(w, &a, 4);
-      std::memcpy(w + n - 4, &b, 4);
+      CopyEnds<4>(w, s, n);
     } else if (n > 0) {
       const char first = s[0], middle = s[n / 2], last = s[n - 1];
       w[0] = first;
       w[n / 2] = middle;
       w[n - 1] = last;
     }
-    return w + n;
+  } else if (n <= 32) {
+    CopyEnds<16>(w, s, n);
+  } else if (n <= 64) {
+    CopyEnds<32>(w, s, n);
+  } else {
+    std::memcpy(w, s, n);
   }
-  if (n <= 32) {
-    char a[16], b[16];
-    std::memcpy(a, s, 16);
-    std::memcpy(b, s + n - 16, 16);
-    std::memcpy(w, a, 16);
-    std::memcpy(w + n - 16, b, 16);
-    return w + n;
-  }
-  if (n <= 64) {
-    char a[32], b[32];
-    std::memcpy(a, s, 32);
-    std::memcpy(b, s + n - 32, 32);
-    std::memcpy(w, a, 32);
-    std::memcpy(w + n - 32, b, 32);
-    return w + n;
-  }
-  std::memcpy(w, s, n);
   return w + n;
 }
 
